@@ -1,0 +1,106 @@
+"""The one interface every backbone implements.
+
+A backbone turns a batch of RGB images into a few feature maps ("layers"),
+each with a known stride in input pixels. Detectors only ever see this
+interface, so a new backbone is one file plus one registry line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class FeatureMaps:
+    """Patch features of a batch: ``maps[name]`` is (B, C, h, w) at ``strides[name]``."""
+
+    maps: dict[str, torch.Tensor]
+    strides: dict[str, int]
+    input_size: tuple[int, int]  # (H, W) of the tensor the backbone saw
+
+
+class Backbone(torch.nn.Module):
+    """Frozen feature extractor.
+
+    Subclasses set ``name``, ``layers`` (names it can return, shallow to deep),
+    ``default_layers``, ``mean``/``std`` (applied to [0, 1] RGB) and
+    ``size_multiple`` (input sides are rounded to it), and implement
+    :meth:`forward_layers`.
+    """
+
+    name: str = "backbone"
+    layers: tuple[str, ...] = ()
+    default_layers: tuple[str, ...] = ()
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    size_multiple: int = 32
+
+    def forward_layers(self, x: torch.Tensor, layers: tuple[str, ...]) -> FeatureMaps:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def to_tensor(self, images: list[np.ndarray] | np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """uint8 HxWx3 arrays -> normalised (B, 3, H, W) tensor at ``size`` (H, W).
+
+        ``size`` is rounded to ``size_multiple`` so that feature maps tile the
+        input exactly and strides stay exact.
+        """
+        size = round_size(size, self.size_multiple)
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            images = [images]
+        batch = []
+        for img in images:
+            t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
+            if tuple(t.shape[1:]) != size:
+                t = F.interpolate(t[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
+            batch.append(t)
+        x = torch.stack(batch)
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        return ((x - mean) / std).to(self.device)
+
+    @torch.inference_mode()
+    def extract(
+        self,
+        images: list[np.ndarray] | np.ndarray,
+        size: tuple[int, int],
+        layers: tuple[str, ...] | None = None,
+    ) -> FeatureMaps:
+        """Feature maps for uint8 RGB images resized to ``size`` (H, W)."""
+        layers = tuple(layers or self.default_layers)
+        unknown = [name for name in layers if name not in self.layers]
+        if unknown:
+            raise ValueError(f"backbone {self.name!r} has no layer(s) {unknown}; choose from {list(self.layers)}")
+        return self.forward_layers(self.to_tensor(images, size), layers)
+
+
+def round_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """Round (H, W) to the nearest positive multiple of ``multiple``."""
+    return tuple(max(multiple, int(round(s / multiple)) * multiple) for s in size)  # type: ignore[return-value]
+
+
+def patch_features(fmaps: FeatureMaps, stride: int | None = None, pool: int = 1) -> torch.Tensor:
+    """Concatenate layers into one (B, C, h, w) map at the finest (or given) stride.
+
+    ``pool`` > 1 averages each patch with its neighbours first (PatchCore's
+    local neighbourhood aggregation): it makes a patch describe a small
+    region rather than a single receptive-field centre, which is what texture
+    defects need.
+    """
+    target = stride or min(fmaps.strides[n] for n in fmaps.maps)
+    h, w = fmaps.input_size[0] // target, fmaps.input_size[1] // target
+    parts = []
+    for name, fmap in fmaps.maps.items():
+        if pool > 1:
+            fmap = F.avg_pool2d(fmap, pool, stride=1, padding=pool // 2, count_include_pad=False)
+        if fmap.shape[-2:] != (h, w):
+            fmap = F.interpolate(fmap, size=(h, w), mode="bilinear", align_corners=False)
+        parts.append(fmap)
+    return torch.cat(parts, dim=1)

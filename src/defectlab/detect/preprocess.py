@@ -1,0 +1,69 @@
+"""How an image is resized before the backbone sees it.
+
+Resizing decides the physical size of a patch, and a patch-kNN detector
+compares patches across images, so every image must be resized the same way
+its normal references were. Three policies:
+
+- ``squash``: every image to ``size`` x ``size``. Simple, but when the
+  photographed parts vary in extent (crops of different sizes), each image
+  gets a different scale and aspect, and normal texture stops matching.
+- ``shorter-side``: the shorter side to ``size``, aspect kept. Right when every
+  image shows the whole object (MVTec-style), whatever its resolution.
+- ``common-scale``: one scale factor for all images, chosen from the normal
+  images so that their median shorter side becomes ``size``. Right when a
+  fixed camera photographs parts or crops of varying extent: a millimetre
+  stays the same number of pixels, which is what texture comparison needs.
+
+``auto`` (the default) picks ``shorter-side`` when the normal images share one
+size and aspect, and ``common-scale`` when their sizes vary: differing sizes
+from one line almost always mean differing crops of the same optics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POLICIES = ("auto", "squash", "shorter-side", "common-scale")
+
+
+@dataclass
+class Resizer:
+    policy: str = "auto"
+    size: int = 256
+    max_side: int = 1024  # caps memory and time for very large images
+    min_side: int = 64  # below this the deeper stages have no spatial extent
+    scale: float | None = None  # set by fit() for common-scale
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown resize policy {self.policy!r}; choose from {POLICIES}")
+        if self.size < self.min_side:
+            raise ValueError(f"image size {self.size} is below the minimum of {self.min_side} px")
+
+    def fit(self, shapes: list[tuple[int, int]]) -> "Resizer":
+        if self.policy == "auto":
+            aspects = {round(h / w, 2) for h, w in shapes}
+            self.policy = "shorter-side" if len(set(shapes)) == 1 or len(aspects) == 1 else "common-scale"
+        if self.policy == "common-scale":
+            self.scale = self.size / float(np.median([min(h, w) for h, w in shapes]))
+        return self
+
+    def target(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """(H, W) to resize an image of ``shape`` (H, W) to, before rounding to the backbone's multiple."""
+        h, w = shape
+        if self.policy == "squash":
+            return self.size, self.size
+        if self.policy == "shorter-side":
+            s = self.size / min(h, w)
+        elif self.policy == "common-scale":
+            if self.scale is None:
+                raise RuntimeError("Resizer.fit() must see the normal images before common-scale resizing")
+            s = self.scale
+        else:
+            raise RuntimeError("Resizer.fit() must resolve the 'auto' policy first")
+        th, tw = h * s, w * s
+        shrink = min(1.0, self.max_side / max(th, tw))
+        grow = max(1.0, self.min_side / min(th * shrink, tw * shrink))
+        return max(1, round(th * shrink * grow)), max(1, round(tw * shrink * grow))
