@@ -1,0 +1,110 @@
+"""What every dataset looks like from the outside.
+
+A dataset is a root folder plus a category, scanned once at construction into
+lists of ``Sample`` per split. Scanning eagerly means a wrong path or a
+half-extracted archive fails at the line that names the dataset, with the
+folder that is wrong, rather than minutes into a run.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from ..errors import DatasetLayoutError
+from ..sample import Sample
+
+__all__ = ["AnomalyDataset"]
+
+
+class AnomalyDataset(ABC):
+    """Base class: ``root``, ``category``, ``samples(split)`` and friends.
+
+    Subclasses set ``name``, ``splits`` and ``layout`` (a short description of
+    the expected folders, quoted in error messages), and implement
+    ``categories`` and ``_scan``.
+    """
+
+    name: ClassVar[str]
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    layout: ClassVar[str]
+    known_categories: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, root: str | os.PathLike, category: str | None = None) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetLayoutError(
+                f"{self.name} root folder not found: {self.root}; expected {self.layout}"
+            )
+        self.category = self._resolve_category(category)
+        self._samples = self._scan()
+
+    @classmethod
+    @abstractmethod
+    def categories(cls, root: str | os.PathLike | None = None) -> list[str]:
+        """Categories present under ``root``; without a root, the dataset's official list."""
+
+    @abstractmethod
+    def _scan(self) -> dict[str, list[Sample]]:
+        """Read the layout for ``self.category``; return samples for every name in ``splits``."""
+
+    def samples(self, split: str) -> list[Sample]:
+        if split not in self.splits:
+            raise ValueError(f"{self.name} has splits {self.splits}, not {split!r}")
+        return list(self._samples[split])
+
+    def train_normals(self) -> list[Path]:
+        """Sorted paths of the normal training images: the pool few-shot support sets are drawn from."""
+        return sorted(s.image_path for s in self._samples["train"] if s.label == 0)
+
+    def test_samples(self) -> list[Sample]:
+        return self.samples("test")
+
+    def __len__(self) -> int:
+        """Number of test samples, the ones an evaluation iterates over."""
+        return len(self._samples["test"])
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.test_samples())
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{split}={len(self._samples[split])}" for split in self.splits)
+        return f"{type(self).__name__}(root={str(self.root)!r}, category={self.category!r}, {sizes})"
+
+    def _resolve_category(self, category: str | None) -> str:
+        available = self.categories(self.root)
+        if not available:
+            raise DatasetLayoutError(
+                f"no {self.name} categories found in {self.root}; expected {self.layout}"
+            )
+        if category is None:
+            if len(available) == 1:
+                return available[0]
+            raise ValueError(
+                f"{self.name} at {self.root} has several categories; pass category= one of {', '.join(available)}"
+            )
+        if category not in available:
+            raise DatasetLayoutError(
+                f"{self.name} category {category!r} not found in {self.root}; "
+                f"available: {', '.join(available)} (expected {self.layout})"
+            )
+        return category
+
+
+def subfolders(folder: Path) -> list[Path]:
+    """Sorted, non-hidden subfolders; hidden ones are OS or tool clutter, never data."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def require_folder(folder: Path, what: str) -> Path:
+    if not folder.is_dir():
+        raise DatasetLayoutError(f"folder not found: {folder}; expected {what}")
+    return folder
+
+
+def good_first(folders: list[Path]) -> list[Path]:
+    """Normal images first, then defect types alphabetically: a stable, readable order."""
+    return sorted(folders, key=lambda p: (p.name != "good", p.name))

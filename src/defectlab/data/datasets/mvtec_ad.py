@@ -1,0 +1,66 @@
+"""MVTec AD (Bergmann et al., CVPR 2019), as distributed.
+
+    ROOT/<category>/train/good/000.png
+    ROOT/<category>/test/good/000.png
+    ROOT/<category>/test/<defect>/000.png
+    ROOT/<category>/ground_truth/<defect>/000_mask.png
+
+Every defective test image must have its mask: a missing one would make the
+pixel metrics quietly count that defect as background, so it is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import DatasetLayoutError
+from ..io import list_images
+from ..sample import Sample
+from .base import AnomalyDataset, good_first, require_folder, subfolders
+
+__all__ = ["MVTecAD"]
+
+
+class MVTecAD(AnomalyDataset):
+    name = "MVTec AD"
+    layout = "ROOT/<category>/{train/good, test/<type>, ground_truth/<type>/<name>_mask.png}"
+    known_categories = (
+        "bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut",
+        "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper",
+    )  # fmt: skip
+
+    @classmethod
+    def categories(cls, root: str | os.PathLike | None = None) -> list[str]:
+        if root is None:
+            return list(cls.known_categories)
+        return [p.name for p in subfolders(Path(root)) if (p / "train").is_dir() and (p / "test").is_dir()]
+
+    def _scan(self) -> dict[str, list[Sample]]:
+        folder = self.root / self.category
+        train = [
+            Sample(path, 0, "good", split="train", category=self.category)
+            for path in list_images(require_folder(folder / "train" / "good", "the normal training images"))
+        ]
+        return {"train": train, "test": self._test_samples(folder)}
+
+    def _test_samples(self, folder: Path) -> list[Sample]:
+        test_folder = require_folder(folder / "test", "test/<type>/ folders")
+        samples = []
+        for type_folder in good_first(subfolders(test_folder)):
+            anomaly_type = type_folder.name
+            for path in list_images(type_folder):
+                if anomaly_type == "good":
+                    samples.append(Sample(path, 0, "good", category=self.category))
+                    continue
+                mask = folder / "ground_truth" / anomaly_type / f"{path.stem}_mask.png"
+                if not mask.is_file():
+                    raise DatasetLayoutError(
+                        f"missing ground-truth mask {mask} for defective image {path}; "
+                        "MVTec AD has ground_truth/<type>/<name>_mask.png for every defective test image"
+                    )
+                samples.append(Sample(path, 1, anomaly_type, (mask,), category=self.category))
+        if not samples:
+            raise DatasetLayoutError(f"no test images found in {test_folder}; expected test/<type>/*.png")
+        return samples
+
