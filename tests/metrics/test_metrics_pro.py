@@ -124,3 +124,26 @@ def test_errors_name_the_argument():
         aupro(masks, np.where(masks, np.nan, 0.0))
     with pytest.raises(ValueError, match="fpr_limit"):
         aupro(masks, maps, fpr_limit=0.0)
+
+
+def test_aupro_and_pixel_metrics_accept_images_of_different_sizes():
+    """Lists of per-image arrays give the same numbers as the stacked array,
+    and work when sizes differ (Magnetic Tile, KSDD2 crops)."""
+    from defectlab.metrics import pixel_ap, pixel_auroc
+
+    rng = np.random.default_rng(3)
+    masks = rng.random((3, 20, 30)) > 0.9
+    maps = rng.random((3, 20, 30)) + 0.5 * masks
+    assert aupro(list(masks), list(maps)) == pytest.approx(aupro(masks, maps))
+    assert pixel_auroc(list(masks), list(maps)) == pytest.approx(pixel_auroc(masks, maps))
+    # Different sizes: equal to evaluating the images side by side with a
+    # gutter that cannot join regions.
+    small_m, small_s = masks[1][:10], maps[1][:10]
+    gutter_m = np.zeros((20, 1), bool)
+    gutter_s = np.full((20, 1), -1.0)
+    padded_m = np.concatenate([masks[0], gutter_m, np.pad(small_m, ((0, 10), (0, 0)))], axis=1)
+    padded_s = np.concatenate([maps[0], gutter_s, np.pad(small_s, ((0, 10), (0, 0)), constant_values=-1.0)], axis=1)
+    # Padding adds normal pixels scored below every real pixel: they come
+    # after every positive in the sweep, so AP cannot change.
+    assert pixel_ap([masks[0], small_m], [maps[0], small_s]) == pytest.approx(pixel_ap(padded_m, padded_s))
+    assert 0 < aupro([masks[0], small_m], [maps[0], small_s]) <= 1

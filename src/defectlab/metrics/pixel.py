@@ -43,6 +43,12 @@ def pixel_ap(masks, maps) -> float:
 
 
 def _flat_pixels(masks, maps) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(masks, np.ndarray) and isinstance(maps, (list, tuple)):
+        # Per-image lists whose sizes may differ: pool their pixels.
+        if len(masks) != len(maps):
+            raise ValueError(f"masks has {len(masks)} images but maps has {len(maps)}")
+        pairs = [_flat_pixels(np.asarray(m), np.asarray(s)) for m, s in zip(masks, maps)]
+        return np.concatenate([d for d, _ in pairs]), np.concatenate([s for _, s in pairs])
     is_defect = binary_masks("masks", masks)
     scores = finite_scores("maps", maps)
     same_shape("masks", is_defect, "maps", scores)

@@ -50,17 +50,21 @@ class ProCurve(NamedTuple):
 def pro_curve(masks, maps) -> ProCurve:
     """The exact (FPR, PRO) curve of anomaly `maps` against GT `masks`.
 
-    Both are (N, H, W), or (H, W) for a single image.
+    Both are (N, H, W), (H, W) for a single image, or equal-length sequences
+    of (H, W) arrays whose sizes may differ from image to image (datasets such
+    as Magnetic Tile have no common size).
     """
-    is_defect = binary_masks("masks", masks)
-    scores = finite_scores("maps", maps)
-    same_shape("masks", is_defect, "maps", scores)
-    if is_defect.ndim == 2:
-        is_defect, scores = is_defect[None], scores[None]
-    if is_defect.ndim != 3:
-        raise ValueError(f"masks must be (N, H, W) or (H, W), got shape {is_defect.shape}")
-
-    regions, n_regions = ndimage.label(is_defect, structure=_REGIONS_WITHIN_EACH_IMAGE)
+    if not isinstance(masks, np.ndarray) and isinstance(maps, (list, tuple)):
+        is_defect, scores, regions, n_regions = _flatten_images(masks, maps)
+    else:
+        is_defect = binary_masks("masks", masks)
+        scores = finite_scores("maps", maps)
+        same_shape("masks", is_defect, "maps", scores)
+        if is_defect.ndim == 2:
+            is_defect, scores = is_defect[None], scores[None]
+        if is_defect.ndim != 3:
+            raise ValueError(f"masks must be (N, H, W) or (H, W), got shape {is_defect.shape}")
+        regions, n_regions = ndimage.label(is_defect, structure=_REGIONS_WITHIN_EACH_IMAGE)
     n_normal = is_defect.size - int(np.count_nonzero(is_defect))
     if n_regions == 0:
         raise ValueError("masks contain no defect pixels; PRO needs at least one defect region")
@@ -101,3 +105,22 @@ def aupro(masks, maps, fpr_limit: float = 0.3, return_curve: bool = False):
     curve = pro_curve(masks, maps)
     area = normalized_area_up_to(curve.fpr, curve.pro, limit)
     return (area, curve) if return_curve else area
+
+
+def _flatten_images(masks, maps) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per-image lists -> flat (defect, score, region id) arrays; region ids
+    are made unique across images so no region spans two images."""
+    if len(masks) != len(maps):
+        raise ValueError(f"masks has {len(masks)} images but maps has {len(maps)}")
+    flat_defect, flat_scores, flat_regions, n_regions = [], [], [], 0
+    for i, (mask, score_map) in enumerate(zip(masks, maps)):
+        mask = binary_masks(f"masks[{i}]", mask)
+        score_map = finite_scores(f"maps[{i}]", score_map)
+        same_shape(f"masks[{i}]", mask, f"maps[{i}]", score_map)
+        labels, n = ndimage.label(mask, structure=_REGIONS_WITHIN_EACH_IMAGE[1])
+        labels[labels > 0] += n_regions
+        n_regions += n
+        flat_defect.append(mask.ravel())
+        flat_scores.append(score_map.ravel())
+        flat_regions.append(labels.ravel())
+    return np.concatenate(flat_defect), np.concatenate(flat_scores), np.concatenate(flat_regions), n_regions
