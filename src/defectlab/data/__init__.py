@@ -30,6 +30,8 @@ from .io import (
     load_pixels,
     save_image_atomic,
     save_png_atomic,
+    write_bytes_atomic,
+    write_text_atomic,
     threshold_pixels,
 )
 from .sample import Sample, load_gt_mask, load_gt_masks_separate
@@ -63,6 +65,8 @@ __all__ = [
     "sample_support",
     "save_image_atomic",
     "save_png_atomic",
+    "write_bytes_atomic",
+    "write_text_atomic",
     "support_sets",
     "threshold_pixels",
 ]

@@ -271,14 +271,25 @@ def save_image_atomic(
             f"use one of {', '.join(IMAGE_EXTENSIONS)} or pass format="
         )
     pil = _array_for_saving(image)
+    return atomic_write(path, lambda handle: pil.save(handle, format=fmt))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[object], None]) -> Path:
+    """Call ``write(binary_handle)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The temporary file is in the same folder (same filesystem, so the rename
+    is atomic) and is flushed to disk first: a crash, a full disk or Ctrl-C
+    mid-write leaves the old file or the complete new one, never half a file.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            pil.save(handle, format=fmt)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); a saved image should get ordinary permissions.
+        # mkstemp makes the file private (0600); a saved result should get ordinary permissions.
         os.chmod(tmp, _NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
@@ -286,6 +297,14 @@ def save_image_atomic(
             os.unlink(tmp)
         raise
     return path
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def save_png_atomic(path: str | os.PathLike, image: np.ndarray | Image.Image) -> Path:

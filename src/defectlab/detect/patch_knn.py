@@ -18,11 +18,7 @@ from tqdm.auto import tqdm
 
 from ..backbones import Backbone, cached_backbone, patch_features
 from ..backbones.base import round_size
-try:
-    from ..data.io import load_image
-except ImportError:  # TEMP until data lands
-    import numpy as _np; from PIL import Image as _I
-    load_image = lambda x: x if isinstance(x, _np.ndarray) else _np.array(_I.open(x).convert("RGB"))
+from ..data.io import load_image
 from .base import Detector, NotFittedError, Prediction, source_name
 from .knn_index import CosineIndex
 from .preprocess import Resizer

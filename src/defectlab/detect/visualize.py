@@ -1,0 +1,31 @@
+"""Heat-map overlays: what a person looks at to judge a detector."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def normalise_map(anomaly_map: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """Map scores to [0, 1] with one fixed range, so overlays of different
+    images are comparable (a per-image min-max would make every image look
+    equally anomalous)."""
+    return np.clip((anomaly_map - vmin) / max(vmax - vmin, 1e-12), 0.0, 1.0)
+
+
+def overlay(image: np.ndarray, anomaly_map: np.ndarray, vmin: float, vmax: float, alpha: float = 0.5) -> np.ndarray:
+    """RGB uint8 image with a JET heat map blended in where the map is high."""
+    heat = (normalise_map(anomaly_map, vmin, vmax) * 255).astype(np.uint8)
+    colour = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    weight = (alpha * heat.astype(np.float32) / 255.0)[..., None]
+    return (image.astype(np.float32) * (1 - weight) + colour.astype(np.float32) * weight).astype(np.uint8)
+
+
+def side_by_side(image: np.ndarray, anomaly_map: np.ndarray, vmin: float, vmax: float, title: str = "") -> np.ndarray:
+    """Image | overlay, with an optional caption strip, as one RGB array."""
+    panel = np.concatenate([image, overlay(image, anomaly_map, vmin, vmax)], axis=1)
+    if not title:
+        return panel
+    strip = np.full((24, panel.shape[1], 3), 255, np.uint8)
+    cv2.putText(strip, title, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([strip, panel], axis=0)

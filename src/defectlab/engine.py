@@ -1,0 +1,120 @@
+"""Few-shot evaluation engine: dataset x shots x seeds -> metric table.
+
+For every (category, shots, seed) the support set is drawn from the normal
+training images with the VAND 2025 protocol, a fresh detector is fitted on it
+and every test image is scored. Image metrics are reported per anomaly type
+(that type vs all normal test images) and overall; pixel metrics wherever the
+dataset has masks; sPRO for MVTec LOCO.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import metrics
+from .data import load_gt_mask, load_gt_masks_separate, sample_support
+from .data.sample import Sample
+from .detect.base import Detector, Prediction
+
+
+@dataclass
+class RunResult:
+    category: str
+    shots: int
+    seed: int
+    metrics: dict[str, float] = field(default_factory=dict)  # "image_auroc/crack", "pixel_aupro/all", ...
+    seconds: float = 0.0
+    details: dict = field(default_factory=dict)
+
+
+def evaluate_run(
+    detector: Detector,
+    support: list,
+    test: list[Sample],
+    pixel: bool = True,
+    defects_config: dict | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, float], list[Prediction]]:
+    """Fit on ``support``, score ``test``, return (metrics, predictions)."""
+    detector.fit(support)
+    predictions = []
+    for sample in tqdm(test, desc="  test images", unit="img", leave=False, disable=not progress):
+        predictions.append(detector.predict([sample.image_path])[0])
+    return score_predictions(test, predictions, pixel=pixel, defects_config=defects_config), predictions
+
+
+def score_predictions(
+    test: list[Sample], predictions: list[Prediction], pixel: bool = True, defects_config: dict | None = None
+) -> dict[str, float]:
+    labels = np.array([s.label for s in test])
+    scores = np.array([p.score for p in predictions])
+    out: dict[str, float] = {}
+    normal = labels == 0
+    groups = {"all": np.ones_like(normal)}
+    for kind in sorted({s.anomaly_kind for s in test if s.anomaly_kind}):
+        groups[kind] = normal | np.array([s.anomaly_kind == kind for s in test])
+    for atype in sorted({s.anomaly_type for s in test if s.label == 1}):
+        groups[atype] = normal | np.array([s.anomaly_type == atype for s in test])
+    for name, keep in groups.items():
+        if normal[keep].all() or not normal[keep].any():
+            continue
+        out[f"image_auroc/{name}"] = metrics.image_auroc(labels[keep], scores[keep])
+        out[f"image_ap/{name}"] = metrics.image_ap(labels[keep], scores[keep])
+        out[f"f1_max/{name}"] = metrics.f1_max(labels[keep], scores[keep]).f1
+        out[f"f1_floor/{name}"] = metrics.f1_floor(labels[keep])
+    has_masks = any(s.mask_paths for s in test if s.label == 1)
+    if pixel and has_masks:
+        masks = [load_gt_mask(s, shape=p.anomaly_map.shape) for s, p in zip(test, predictions)]
+        maps = [p.anomaly_map for p in predictions]
+        out["pixel_auroc/all"] = metrics.pixel_auroc(masks, maps)
+        out["pixel_ap/all"] = metrics.pixel_ap(masks, maps)
+        out["pixel_aupro/all"] = metrics.aupro(masks, maps)
+        if defects_config:
+            out.update(_spro(test, predictions, defects_config))
+    return out
+
+
+def _spro(test: list[Sample], predictions: list[Prediction], defects_config: dict) -> dict[str, float]:
+    gts, thresholds = [], []
+    for sample in test:
+        regions = load_gt_masks_separate(sample) if sample.label == 1 else []
+        gts.append([mask for mask, _ in regions])
+        thresholds.append(
+            [metrics.saturation_pixels(mask, *defects_config[value]) for mask, value in regions]
+        )
+    maps = [p.anomaly_map for p in predictions]
+    return {"pixel_spro/all": metrics.spro(gts, maps, thresholds, fpr_limit=0.05)}
+
+
+def evaluate(
+    dataset,
+    make_detector: Callable[[], Detector],
+    shots: list[int],
+    seeds: list[int],
+    max_test: int | None = None,
+    pixel: bool = True,
+    progress: bool = True,
+) -> list[RunResult]:
+    """Every (shots, seed) run on one dataset category."""
+    test = dataset.test_samples()
+    if max_test is not None and len(test) > max_test:
+        # An even, deterministic subsample keeps every anomaly type represented.
+        test = [test[i] for i in np.linspace(0, len(test) - 1, max_test).round().astype(int)]
+    pool = dataset.train_normals()
+    defects_config = getattr(dataset, "saturation_config", None)
+    results = []
+    runs = [(k, seed) for k in shots for seed in seeds]
+    for k, seed in tqdm(runs, desc=f"{dataset.category or dataset.name}", unit="run", disable=not progress):
+        support = sample_support(pool, k, seed)
+        # Layouts without separate train/test folders draw support from the
+        # test pool; an image must never be scored against itself.
+        held_out = [s for s in test if s.image_path not in set(support)]
+        start = time.perf_counter()
+        values, _ = evaluate_run(make_detector(), support, held_out, pixel, defects_config, progress)
+        results.append(RunResult(dataset.category, k, seed, values, time.perf_counter() - start))
+    return results

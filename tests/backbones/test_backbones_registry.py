@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+
+from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
+
+
+def test_registry_lists_offline_default_and_dinov2_family():
+    names = list_backbones()
+    assert "efficientnet-lite0" in names
+    assert {"dinov2-small", "dinov2-base", "dinov2-large", "dinov2-giant", "dinov2-reg-small"} <= set(names)
+
+
+def test_unknown_name_error_lists_choices():
+    with pytest.raises(ValueError, match="efficientnet-lite0"):
+        create_backbone("resnet-9000")
+
+
+def test_missing_local_model_says_how_to_get_it(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="huggingface-cli download"):
+        create_backbone(str(tmp_path / "no-such-model"))
+
+
+def test_round_size():
+    assert round_size((100, 330), 32) == (96, 320)
+    assert round_size((5, 5), 14) == (14, 14)
+
+
+def test_efficientnet_lite0_loads_real_weights_and_gives_strided_maps():
+    net = create_backbone("efficientnet-lite0")
+    # The weights are ImageNet's: BN running stats are far from the init values.
+    assert not torch.allclose(net._bn0.running_var, torch.ones(32))
+    image = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    fm = net.extract([image, image], size=(128, 192), layers=("stage2", "stage3", "stage5"))
+    assert fm.maps["stage2"].shape == (2, 24, 32, 48)
+    assert fm.maps["stage3"].shape == (2, 40, 16, 24)
+    assert fm.maps["stage5"].shape == (2, 112, 8, 12)
+    assert fm.strides == {"stage2": 4, "stage3": 8, "stage5": 16}
+    feats = patch_features(fm, pool=3)
+    assert feats.shape == (2, 24 + 40 + 112, 32, 48)
+    assert torch.allclose(feats[0], feats[1])
+
+
+def test_efficientnet_rejects_unknown_layer():
+    net = create_backbone("efficientnet-lite0")
+    with pytest.raises(ValueError, match="stage3"):
+        net.extract(np.zeros((64, 64, 3), np.uint8), (64, 64), layers=("block9",))
+
+
+def test_efficientnet_features_separate_textures():
+    """A pretrained net maps two crops of one texture closer than two different textures."""
+    rng = np.random.default_rng(0)
+    stripes = np.tile(((np.arange(128) // 4) % 2 * 255).astype(np.uint8)[None, :, None], (128, 1, 3))
+    noise = rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    net = create_backbone("efficientnet-lite0")
+    f = patch_features(net.extract([stripes, stripes[:, 8:].copy(), noise], (128, 128))).mean((2, 3))
+    f = torch.nn.functional.normalize(f, dim=1)
+    assert (f[0] @ f[1]) > (f[0] @ f[2])
