@@ -1,0 +1,31 @@
+"""ADClick: anomaly masks from a few clicks.
+
+A click segmenter for defects: the network sees how each patch differs from
+the product's normal images (residual features), the clicks, the previous
+mask and, optionally, a defect-type prompt. See ``docs/click.md``.
+
+    from defectlab.click import ClickSession, NormalReference
+"""
+
+from .checkpoint import DEFAULT_CHECKPOINT, ClickConfig, load_checkpoint, save_checkpoint
+from .clicks import Click, click_maps, next_click
+from .model import ClickHead, HeadConfig
+from .residual import ImageFeatures, NormalReference
+from .session import ClickModel, ClickSession, load_click_model
+
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "Click",
+    "ClickConfig",
+    "ClickHead",
+    "ClickModel",
+    "ClickSession",
+    "HeadConfig",
+    "ImageFeatures",
+    "NormalReference",
+    "click_maps",
+    "load_checkpoint",
+    "load_click_model",
+    "next_click",
+    "save_checkpoint",
+]

@@ -1,0 +1,268 @@
+"""Click-segmentation baselines, run under exactly ADClick's evaluation protocol.
+
+Every method implements the same two calls: ``start(context)`` once per image
+and ``predict(clicks)`` after every click (all clicks so far, in image
+pixels), returning (bool mask, float32 soft mask) at the image's size. The
+soft mask is what pixel AP ranks; methods without a natural probability say
+below how they rank pixels.
+
+- GrabCut (OpenCV), seeded from the clicks and the previous mask;
+- random walker (scikit-image), seeded from the clicks;
+- residual map: threshold the anomaly map, keep the components the positive
+  clicks touch, drop those the negative clicks touch;
+- SAM through transformers, when its weights are present locally.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .clicks import Click
+
+
+@dataclass
+class ImageContext:
+    """One test image and what methods may use about it (nothing from its ground truth)."""
+
+    image: np.ndarray  # RGB uint8
+    prompt: str | None = None
+    features: object = None  # ImageFeatures, shared by ADClick and the residual baseline
+    _anomaly_map: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def anomaly_map(self) -> np.ndarray:
+        if self._anomaly_map is None:
+            if self.features is None:
+                raise ValueError("this method needs the image's residual features (a NormalReference)")
+            self._anomaly_map = self.features.anomaly_map()
+        return self._anomaly_map
+
+
+class Method(Protocol):
+    name: str
+
+    def start(self, context: ImageContext) -> None: ...
+
+    def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def disks(clicks: list[Click], shape: tuple[int, int], radius: int, positive: bool) -> np.ndarray:
+    out = np.zeros(shape, np.uint8)
+    for c in clicks:
+        if c.positive == positive:
+            cv2.circle(out, (int(c.x), int(c.y)), radius, 1, thickness=-1)
+    return out.astype(bool)
+
+
+class GrabCut:
+    """OpenCV GrabCut with a mask initialisation from the clicks.
+
+    Seeds: positive click disks are sure foreground, negative ones sure
+    background, the previous mask probable foreground, everything else
+    probable background. Soft mask: sure fg 1, probable fg 0.75, probable bg
+    0.25, sure bg 0 (GrabCut exposes labels, not probabilities).
+    """
+
+    name = "GrabCut"
+
+    def __init__(self, radius: int = 5, iterations: int = 3):
+        self.radius = radius
+        self.iterations = iterations
+
+    def start(self, context: ImageContext) -> None:
+        self.image = np.ascontiguousarray(context.image[:, :, ::-1])  # OpenCV wants BGR
+        self.prev = np.zeros(context.image.shape[:2], bool)
+
+    def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
+        shape = self.image.shape[:2]
+        seeds = np.full(shape, cv2.GC_PR_BGD, np.uint8)
+        seeds[self.prev] = cv2.GC_PR_FGD
+        seeds[disks(clicks, shape, self.radius, False)] = cv2.GC_BGD
+        seeds[disks(clicks, shape, self.radius, True)] = cv2.GC_FGD
+        if not (seeds == cv2.GC_FGD).any() and not (seeds == cv2.GC_PR_FGD).any():
+            mask = np.zeros(shape, bool)  # only negative clicks so far: nothing to segment
+            self.prev = mask
+            return mask, mask.astype(np.float32)
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        try:
+            cv2.grabCut(self.image, seeds, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            # GrabCut refuses when one side has too few samples for its GMM; keep the seeds.
+            pass
+        soft = np.choose(seeds, [0.0, 1.0, 0.25, 0.75]).astype(np.float32)  # BGD, FGD, PR_BGD, PR_FGD
+        mask = soft > 0.5
+        self.prev = mask
+        return mask, soft
+
+
+class RandomWalker:
+    """scikit-image's random walker on the grey image, seeded from the clicks.
+
+    Background seeds: negative click disks, plus the image border away from
+    positive clicks while there is no negative click yet (a random walker
+    with one label marks everything). Soft mask: the foreground probability.
+    Runs at a longer side of at most ``max_side`` px (upsampled after), as
+    the solver is the slowest part of the whole evaluation otherwise.
+    """
+
+    name = "RandomWalker"
+
+    def __init__(self, radius: int = 5, beta: float = 130.0, max_side: int = 256):
+        self.radius = radius
+        self.beta = beta
+        self.max_side = max_side
+
+    def start(self, context: ImageContext) -> None:
+        grey = cv2.cvtColor(context.image, cv2.COLOR_RGB2GRAY)
+        self.shape = grey.shape
+        self.scale = min(1.0, self.max_side / max(grey.shape))
+        if self.scale < 1.0:
+            grey = cv2.resize(grey, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
+        self.grey = grey.astype(np.float64) / 255.0
+
+    def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
+        from skimage.segmentation import random_walker
+
+        small = [Click(c.x * self.scale, c.y * self.scale, c.positive) for c in clicks]
+        shape = self.grey.shape
+        r = max(1, int(round(self.radius * self.scale)))
+        labels = np.zeros(shape, np.int32)
+        pos = disks(small, shape, r, True)
+        neg = disks(small, shape, r, False)
+        if not pos.any():
+            return np.zeros(self.shape, bool), np.zeros(self.shape, np.float32)
+        if not neg.any():
+            border = np.zeros(shape, bool)
+            border[[0, -1], :] = border[:, [0, -1]] = True
+            far = cv2.distanceTransform((~pos).astype(np.uint8), cv2.DIST_L2, 3) > max(shape) / 8
+            neg = border & far
+        labels[neg] = 2
+        labels[pos] = 1
+        if not (labels == 2).any():
+            return np.ones(self.shape, bool), np.ones(self.shape, np.float32)
+        prob = random_walker(self.grey, labels, beta=self.beta, mode="cg_j", return_full_prob=True)[0].astype(np.float32)
+        if prob.shape != self.shape:
+            prob = cv2.resize(prob, (self.shape[1], self.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return prob > 0.5, prob
+
+
+class ResidualMap:
+    """Anomaly-map components selected by clicks (no learning).
+
+    The map is thresholded at ``threshold`` (1.0 = the 99th percentile of
+    leave-one-out normal patch distances, so no per-dataset tuning). A
+    positive click keeps the component under it; where the map there is
+    below the threshold, the component is grown at ``grow`` times the value
+    under the click instead. A negative click inside a kept component raises
+    that component's threshold just above the value under the negative
+    click; components with only negative clicks are dropped. Soft mask:
+    selected pixels rank above all others, and by anomaly value within each
+    group.
+    """
+
+    name = "ResidualMap"
+
+    def __init__(self, threshold: float = 1.0, grow: float = 0.8):
+        self.threshold = threshold
+        self.grow = grow
+
+    def start(self, context: ImageContext) -> None:
+        self.amap = context.anomaly_map.astype(np.float32)
+        self.norm = self.amap / max(float(self.amap.max()), 1e-6)
+
+    def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
+        mask = np.zeros(self.amap.shape, bool)
+        negatives = [(int(c.y), int(c.x)) for c in clicks if not c.positive]
+        for c in clicks:
+            if not c.positive:
+                continue
+            y, x = int(c.y), int(c.x)
+            value = float(self.amap[y, x])
+            t = min(self.threshold, self.grow * value)
+            region = np.zeros_like(mask)
+            for _ in range(4):
+                region = self._component(t, y, x)
+                inside = [self.amap[p] for p in negatives if region[p]]
+                if not inside:
+                    break
+                t_new = max(inside) * 1.05
+                if t_new >= value:  # cannot separate the negative from the positive by level
+                    region = np.zeros_like(mask)
+                    break
+                t = t_new
+            mask |= region
+        soft = (0.5 * mask + 0.5 * self.norm).astype(np.float32)
+        return mask, soft
+
+    def _component(self, t: float, y: int, x: int) -> np.ndarray:
+        above = (self.amap >= t).astype(np.uint8)
+        if not above[y, x]:
+            return np.zeros(above.shape, bool)
+        _, labels = cv2.connectedComponents(above, connectivity=8)
+        return labels == labels[y, x]
+
+
+class SAM:
+    """Segment Anything through transformers (``SamModel`` + ``SamProcessor``).
+
+    ``model_id`` is a local directory or a hub id found in the local cache
+    (nothing is downloaded). The image embedding is computed once per image;
+    every click re-runs the prompt encoder and mask decoder with all clicks
+    and the previous low-resolution mask logits, the usual SAM interactive
+    protocol; the first click uses the multimask output with the best
+    predicted IoU, as SAM's authors do for ambiguous single points.
+    """
+
+    name = "SAM"
+
+    def __init__(self, model_id: str | os.PathLike):
+        from transformers import SamModel, SamProcessor
+
+        from ..backbones.loading import from_pretrained
+
+        self.model = from_pretrained(SamModel, model_id).eval()
+        self.processor = from_pretrained(SamProcessor, model_id)
+
+    def start(self, context: ImageContext) -> None:
+        import torch
+
+        self.image = context.image
+        inputs = self.processor(images=context.image, return_tensors="pt")
+        self.original_sizes = inputs["original_sizes"]
+        self.reshaped = inputs["reshaped_input_sizes"]
+        with torch.inference_mode():
+            self.embeddings = self.model.get_image_embeddings(inputs["pixel_values"])
+        self.prev_low = None
+
+    def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        points = [[[[c.x, c.y] for c in clicks]]]
+        labels = [[[1 if c.positive else 0 for c in clicks]]]
+        inputs = self.processor(images=self.image, input_points=points, input_labels=labels, return_tensors="pt")
+        multimask = len(clicks) == 1
+        kwargs = {}
+        if self.prev_low is not None:
+            kwargs["input_masks"] = self.prev_low
+        with torch.inference_mode():
+            out = self.model(
+                image_embeddings=self.embeddings,
+                input_points=inputs["input_points"],
+                input_labels=inputs["input_labels"],
+                multimask_output=multimask,
+                **kwargs,
+            )
+        low = out.pred_masks[0, 0]  # (n_masks, h, w) logits
+        best = int(out.iou_scores[0, 0].argmax()) if multimask else 0
+        low = low[best : best + 1]
+        self.prev_low = low[None]  # (1, 1, h, w)
+        full = self.processor.image_processor.post_process_masks(
+            low[None, None], self.original_sizes, self.reshaped, binarize=False
+        )[0][0, 0].float().numpy()
+        prob = (1.0 / (1.0 + np.exp(-full))).astype(np.float32)
+        return full > 0, prob

@@ -1,0 +1,135 @@
+"""ADClick checkpoints: head weights as safetensors plus a JSON config beside them.
+
+``NAME.safetensors`` holds the head's tensors and ``NAME.json`` everything
+needed to rebuild and use it: the head's shape, the backbone and resizing the
+features were computed with (a checkpoint only works with those), the text
+encoder, the click radius, and how it was trained. Both files are written
+atomically (temp file + ``os.replace``), so an interrupted training never
+leaves a half checkpoint that later loads as garbage.
+
+The default checkpoint ships inside the package (``weights/``); see
+``docs/click.md`` for the command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .model import ClickHead, HeadConfig
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_CHECKPOINT = WEIGHTS_DIR / "adclick_mt.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ClickConfig:
+    """Everything but the weights. Feature settings must match the NormalReference used."""
+
+    head: HeadConfig = field(default_factory=HeadConfig)
+    backbone: str = "efficientnet-lite0"
+    layers: tuple[str, ...] = ("stage3", "stage5")
+    fine_layer: str = "stage2"
+    pool: int = 3
+    image_size: int = 256
+    max_side: int = 448
+    top_k: int = 5
+    text_encoder: str | None = "minilm"
+    radius: float = 5.0
+    training: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "head": self.head.to_dict(),
+            "backbone": self.backbone,
+            "layers": list(self.layers),
+            "fine_layer": self.fine_layer,
+            "pool": self.pool,
+            "image_size": self.image_size,
+            "max_side": self.max_side,
+            "top_k": self.top_k,
+            "text_encoder": self.text_encoder,
+            "radius": self.radius,
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClickConfig":
+        d = dict(d)
+        version = d.pop("format_version", FORMAT_VERSION)
+        if version > FORMAT_VERSION:
+            raise ValueError(f"checkpoint format {version} is newer than this defectlab understands ({FORMAT_VERSION}); upgrade defectlab")
+        d["head"] = HeadConfig.from_dict(d.get("head", {}))
+        d["layers"] = tuple(d.get("layers", cls.layers))
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def feature_settings(self) -> dict:
+        return {"backbone": self.backbone, "layers": list(self.layers), "fine_layer": self.fine_layer, "pool": self.pool}
+
+
+def config_path(weights: str | os.PathLike) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def save_checkpoint(head: ClickHead, config: ClickConfig, path: str | os.PathLike) -> Path:
+    """Write ``path`` (.safetensors) and its .json atomically; returns the weights path."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
+    text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
+    _atomic(config_path(path), lambda tmp: Path(tmp).write_text(text))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[ClickHead, ClickConfig]:
+    """(head in eval mode, config) from a .safetensors path; None = the shipped default."""
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if path.suffix != ".safetensors" and path.with_suffix(".safetensors").is_file():
+        path = path.with_suffix(".safetensors")
+    if not path.is_file():
+        hint = (
+            "the default checkpoint ships with defectlab; reinstall the package or run the `defectlab click-train` "
+            "command in docs/click.md to rebuild it"
+            if path == DEFAULT_CHECKPOINT
+            else "pass the .safetensors file that `defectlab click-train --out` wrote"
+        )
+        raise FileNotFoundError(f"ADClick checkpoint not found: {path}; {hint}")
+    cfg_file = config_path(path)
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"checkpoint config not found: {cfg_file}; it is written beside {path.name} by click-train")
+    try:
+        config = ClickConfig.from_dict(json.loads(cfg_file.read_text()))
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ValueError(f"checkpoint config {cfg_file} is not a valid ADClick config: {err}") from err
+    head = ClickHead(config.head)
+    state = load_file(str(path))
+    missing, unexpected = head.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"checkpoint {path} does not fit the head described in {cfg_file.name}: "
+            f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    return head.eval().requires_grad_(False), config
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

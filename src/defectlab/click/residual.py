@@ -1,0 +1,250 @@
+"""Residual features: how each patch of an image differs from normal.
+
+A defect is defined by its difference from the normal product, not by
+object boundaries, and that difference is what ADClick feeds its network.
+For every patch of the query image we take its backbone feature f and the
+nearest normal patch feature n (cosine), and pass |f - n| (per channel) plus
+the scalar distance 1 - cos(f, n).
+
+The nearest patch is searched in two steps, as in retrieval-based
+anomaly detection: first the ``top_k`` normal images most similar to the
+query by a global descriptor (mean of the unit patch features), then all
+patches of those images. Searching only look-alike references keeps the
+search cheap with hundreds of normals and, on products whose appearance
+drifts (lighting, texture batches), compares against the right ones.
+
+``NormalReference`` holds the normal memory; it is built once per product
+and shared by every image (and every ``ClickSession``) of that product.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..backbones import Backbone, FeatureMaps, cached_backbone, patch_features
+from ..backbones.base import round_size
+from ..data.io import load_image
+from ..detect.preprocess import Resizer
+
+# Distances are divided by this quantile of leave-one-out normal distances,
+# so that 1.0 means "as far as the rare normal patch" on every product.
+NORMAL_QUANTILE = 0.99
+FALLBACK_SCALE = 0.1  # cosine distance; used when there is a single normal image
+COARSE_STRIDE = 8
+FINE_STRIDE = 4
+
+
+@dataclass
+class ImageFeatures:
+    """Everything the click head needs about one image, computed once.
+
+    Spatial tensors are (C, h, w) at the model resolution ``size`` divided by
+    the stride; ``rgb`` is the image at model resolution in [0, 1].
+    """
+
+    image_shape: tuple[int, int]  # (H, W) of the original image
+    size: tuple[int, int]  # (H, W) the model sees
+    rgb: torch.Tensor  # (3, H, W) float32
+    feat: torch.Tensor  # (C, H/8, W/8) unit features * sqrt(C)
+    resid: torch.Tensor  # (C, H/8, W/8) |f - n| * sqrt(C)
+    dist: torch.Tensor  # (1, H/8, W/8) cosine distance / normal scale
+    fine: torch.Tensor  # (Cf, H/4, W/4) shallow features for boundaries
+
+    def anomaly_map(self, sigma: float = 4.0) -> np.ndarray:
+        """float32 (H, W) heat map at the original image size (1.0 = rare-normal level)."""
+        from ..detect.patch_knn import upsample_map
+
+        return upsample_map(self.dist[0].numpy(), self.image_shape, sigma)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """For caching (safetensors): float16 halves disk and memory at no visible cost."""
+        return {
+            "rgb": (self.rgb * 255).round().to(torch.uint8).contiguous(),
+            "feat": self.feat.half(),
+            "resid": self.resid.half(),
+            "dist": self.dist.half(),
+            "fine": self.fine.half(),
+            "image_shape": torch.tensor(self.image_shape),
+        }
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, torch.Tensor]) -> "ImageFeatures":
+        rgb = t["rgb"].float() / 255.0
+        return cls(
+            image_shape=tuple(int(v) for v in t["image_shape"]),
+            size=tuple(rgb.shape[-2:]),
+            rgb=rgb,
+            feat=t["feat"].float(),
+            resid=t["resid"].float(),
+            dist=t["dist"].float(),
+            fine=t["fine"].float(),
+        )
+
+
+@dataclass
+class _Normal:
+    patches: torch.Tensor  # (h*w, C) unit rows
+    descriptor: torch.Tensor  # (C,) unit
+
+
+class NormalReference:
+    """The normal memory of one product: build once, share across images.
+
+    Parameters
+    ----------
+    normal_images: paths, PIL images or arrays of defect-free images of the product.
+    backbone: registry name, hub id, local directory or a ``Backbone``.
+    image_size, max_side: resizing (see :class:`defectlab.detect.preprocess.Resizer`,
+        policy ``auto``): images of varying size keep one common scale, so a
+        millimetre of surface is the same number of pixels in query and normals.
+    layers: backbone layers for the patch features (stride 8 after concatenation).
+    fine_layer: a stride-4 layer for boundary detail (not compared with normals).
+    pool: neighbourhood averaging of patch features before matching.
+    top_k: normal images retrieved per query before the patch search.
+    """
+
+    def __init__(
+        self,
+        normal_images: Sequence,
+        backbone: str | Backbone = "efficientnet-lite0",
+        image_size: int = 256,
+        max_side: int = 448,
+        layers: Sequence[str] = ("stage3", "stage5"),
+        fine_layer: str = "stage2",
+        pool: int = 3,
+        top_k: int = 5,
+        progress: bool = True,
+        batch_size: int = 8,
+    ):
+        if isinstance(normal_images, (str, bytes)) or not len(normal_images):
+            raise ValueError("NormalReference needs a non-empty list of normal images (paths, PIL images or arrays)")
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.backbone_name = backbone if isinstance(backbone, str) else backbone.name
+        self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
+        self.layers = tuple(layers)
+        self.fine_layer = fine_layer
+        self.pool = pool
+        self.top_k = top_k
+        self.batch_size = batch_size
+        images = [load_image(x) for x in normal_images]
+        self.resizer = Resizer("auto", image_size, max_side=max_side).fit([im.shape[:2] for im in images])
+        self.normals: list[_Normal] = []
+        bar = tqdm(total=len(images), desc="normal reference", unit="img", disable=not progress or len(images) < 4)
+        for chunk_start in range(0, len(images), batch_size):
+            chunk = images[chunk_start : chunk_start + batch_size]
+            for coarse, _ in self._embed(chunk, fine=False):
+                patches = _unit(coarse.flatten(1).T)
+                self.normals.append(_Normal(patches, _unit(patches.mean(0))))
+            bar.update(len(chunk))
+        bar.close()
+        self.descriptors = torch.stack([n.descriptor for n in self.normals])
+        self.scale = self._normal_scale()
+
+    # -- settings a checkpoint must agree with ------------------------------
+    @property
+    def settings(self) -> dict:
+        return {
+            "backbone": self.backbone_name,
+            "layers": list(self.layers),
+            "fine_layer": self.fine_layer,
+            "pool": self.pool,
+        }
+
+    def __len__(self) -> int:
+        return len(self.normals)
+
+    def model_size(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """(H, W) the backbone sees for an image of ``shape``: the resizer's, rounded to its multiple."""
+        return round_size(self.resizer.target(shape), self.backbone.size_multiple)
+
+    # -- features -----------------------------------------------------------
+    def _embed(self, images: list[np.ndarray], fine: bool = True):
+        """Per image: (unit-free coarse (C, h, w), fine (Cf, 2h, 2w) or None), batching equal sizes."""
+        out: list = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(self.model_size(img.shape[:2]), []).append(i)
+        layers = self.layers + ((self.fine_layer,) if fine else ())
+        for size, idx in groups.items():
+            fmaps = self.backbone.extract([images[i] for i in idx], size, tuple(dict.fromkeys(layers)))
+            coarse_maps = FeatureMaps(
+                {k: fmaps.maps[k] for k in self.layers}, {k: fmaps.strides[k] for k in self.layers}, fmaps.input_size
+            )
+            coarse = patch_features(coarse_maps, stride=COARSE_STRIDE, pool=self.pool)
+            fine_map = None
+            if fine:
+                fine_map = fmaps.maps[self.fine_layer]
+                if fine_map.shape[-2:] != (size[0] // FINE_STRIDE, size[1] // FINE_STRIDE):
+                    fine_map = F.interpolate(fine_map, size=(size[0] // FINE_STRIDE, size[1] // FINE_STRIDE), mode="bilinear", align_corners=False)
+            for j, i in enumerate(idx):
+                out[i] = (coarse[j].float(), None if fine_map is None else fine_map[j].float())
+        return out
+
+    def _nearest(self, patches: torch.Tensor, exclude: Iterable[int] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+        """Nearest normal patch (M, C) and its cosine distance (M,) for unit ``patches``."""
+        descriptor = _unit(patches.mean(0))
+        sims = self.descriptors @ descriptor
+        for i in exclude:
+            sims[i] = -math.inf
+        k = min(self.top_k, int(torch.isfinite(sims).sum()))
+        if k < 1:
+            raise ValueError("no normal image left to compare with after exclusions")
+        chosen = torch.topk(sims, k).indices.tolist()
+        bank = torch.cat([self.normals[i].patches for i in chosen])
+        nearest = torch.empty_like(patches)
+        best = torch.empty(len(patches))
+        for s in range(0, len(patches), 2048):  # bounds the (M, N) similarity matrix
+            sim = patches[s : s + 2048] @ bank.T
+            best_sim, idx = sim.max(dim=1)
+            nearest[s : s + 2048] = bank[idx]
+            best[s : s + 2048] = best_sim
+        return nearest, (1.0 - best).clamp_min(0.0)
+
+    @torch.inference_mode()
+    def features(self, image, exclude: Iterable[int] = ()) -> ImageFeatures:
+        """Backbone, residual and distance features of one image (the per-image precompute).
+
+        ``exclude`` drops normal images (by index) from the search, e.g. the
+        image itself when a reference image is scored.
+        """
+        img = load_image(image)
+        size = self.model_size(img.shape[:2])
+        coarse, fine = self._embed([img])[0]
+        c, h, w = coarse.shape
+        patches = _unit(coarse.flatten(1).T)
+        nearest, dist = self._nearest(patches, exclude)
+        root = math.sqrt(c)
+        feat = (patches.T.reshape(c, h, w) * root).contiguous()
+        resid = ((patches - nearest).abs().T.reshape(c, h, w) * root).contiguous()
+        fine = fine / fine.pow(2).mean().sqrt().clamp_min(1e-6)
+        rgb = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA if size[0] < img.shape[0] else cv2.INTER_LINEAR)
+        return ImageFeatures(
+            image_shape=tuple(img.shape[:2]),
+            size=size,
+            rgb=torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0,
+            feat=feat,
+            resid=resid,
+            dist=(dist / self.scale).reshape(1, h, w),
+            fine=fine.contiguous(),
+        )
+
+    def _normal_scale(self, n: int = 12) -> float:
+        """NORMAL_QUANTILE of leave-one-out patch distances of up to ``n`` normals."""
+        if len(self.normals) < 2:
+            return FALLBACK_SCALE
+        step = max(1, len(self.normals) // n)
+        dists = [self._nearest(self.normals[i].patches, exclude=[i])[1] for i in range(0, len(self.normals), step)[:n]]
+        return max(float(torch.quantile(torch.cat(dists), NORMAL_QUANTILE)), 1e-4)
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)

@@ -1,0 +1,290 @@
+"""Interactive labelling of one image: clicks in, mask out.
+
+    from defectlab.click import ClickSession, NormalReference
+
+    reference = NormalReference(normal_paths)          # once per product
+    s = ClickSession("tile_17.jpg", reference, prompt="crack")
+    s.add_click(120, 88, positive=True)
+    s.add_click(140, 40, positive=False)
+    s.mask            # bool HxW at the image's size
+    s.probability     # float32 HxW in [0, 1]
+    s.undo(); s.redo(); s.reset()
+
+The constructor does the expensive part once (backbone, nearest-normal
+search, the head's per-image encoder); a click then runs only the head's
+decoder at model resolution and one resize, which is what keeps clicks fast.
+
+Undo/redo work on a history of states. Every ``add_click``, ``set_mask`` and
+``reset`` is one undoable step, and any new step clears the redo stack (the
+usual editor rule). Changing ``prompt`` is not a step: it re-runs the head
+for the current state when that state came from a click, with the same
+inputs; a mask the user painted with ``set_mask`` is left as painted and the
+new prompt applies from the next click on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from ..data.io import load_image
+from .checkpoint import ClickConfig, load_checkpoint
+from .clicks import Click, click_maps
+from .model import ClickHead
+from .residual import ImageFeatures, NormalReference
+
+
+class ClickModel:
+    """A loaded checkpoint and its prompt encoder, shared by all sessions of a process."""
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, head: ClickHead | None = None, config: ClickConfig | None = None):
+        if head is None or config is None:
+            head, config = load_checkpoint(checkpoint)
+        self.head = head.eval()
+        self.config = config
+        self._text = None
+
+    def reference(self, normal_images: Sequence, progress: bool = False) -> NormalReference:
+        """A NormalReference with the feature settings this checkpoint was trained with."""
+        c = self.config
+        return NormalReference(
+            normal_images, backbone=c.backbone, image_size=c.image_size, max_side=c.max_side,
+            layers=c.layers, fine_layer=c.fine_layer, pool=c.pool, top_k=c.top_k, progress=progress,
+        )  # fmt: skip
+
+    def check_reference(self, reference: NormalReference) -> None:
+        if reference.settings != self.config.feature_settings():
+            raise ValueError(
+                f"the NormalReference was built with {reference.settings} but the checkpoint expects "
+                f"{self.config.feature_settings()}; build it with ClickModel.reference(normal_images)"
+            )
+
+    def embed_prompt(self, prompt: str | None) -> torch.Tensor | None:
+        """(1, text_dim) unit embedding, or None for no prompt."""
+        if prompt is None:
+            return None
+        if self.config.text_encoder is None:
+            raise ValueError("this checkpoint was trained without prompts; pass prompt=None")
+        if self._text is None:
+            from .text_encoders import cached_text_encoder
+
+            self._text = cached_text_encoder(self.config.text_encoder)
+            if self._text.dim != self.config.head.text_dim:
+                raise ValueError(
+                    f"text encoder {self.config.text_encoder!r} gives {self._text.dim}-d embeddings "
+                    f"but the head expects {self.config.head.text_dim}"
+                )
+        return torch.from_numpy(self._text.encode([prompt]))
+
+
+@lru_cache(maxsize=4)
+def load_click_model(checkpoint: str | None = None) -> ClickModel:
+    """One ClickModel per checkpoint path and process (None = the shipped default)."""
+    return ClickModel(checkpoint)
+
+
+@dataclass(frozen=True)
+class _State:
+    clicks: tuple[Click, ...] = ()
+    prev: np.ndarray | None = None  # model-resolution previous-mask input that produced ``logits``
+    logits: np.ndarray | None = None  # (H, W) model resolution
+    user_mask: np.ndarray | None = None  # bool, image size, from set_mask
+
+
+class ClickSession:
+    """Click-to-mask for one image against a product's normal images.
+
+    Parameters
+    ----------
+    image: path, PIL image or array.
+    normal_images: a NormalReference (preferred: build it once per product) or
+        a list of normal images (paths, PIL images, arrays).
+    prompt: optional defect description, e.g. "crack" or "scratch on metal".
+    checkpoint: .safetensors path; None uses the shipped default.
+    model: an already loaded ClickModel (overrides ``checkpoint``).
+    threshold: probability above which a pixel is in ``mask``.
+    """
+
+    def __init__(
+        self,
+        image,
+        normal_images: NormalReference | Sequence,
+        prompt: str | None = None,
+        checkpoint: str | os.PathLike | None = None,
+        model: ClickModel | None = None,
+        threshold: float = 0.5,
+        features: ImageFeatures | None = None,
+    ):
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        self.model = model or load_click_model(None if checkpoint is None else str(checkpoint))
+        start = time.perf_counter()
+        if isinstance(normal_images, NormalReference):
+            self.reference = normal_images
+        else:
+            self.reference = self.model.reference(normal_images)
+        self.model.check_reference(self.reference)
+        self.image = load_image(image)
+        self.threshold = threshold
+        # ``features`` lets an evaluation that already computed them (for a
+        # baseline) avoid a second backbone pass.
+        self.features = features if features is not None else self.reference.features(self.image)
+        if tuple(self.features.image_shape) != self.image.shape[:2]:
+            raise ValueError(f"features were computed for an image of shape {self.features.image_shape}, not {self.image.shape[:2]}")
+        f = self.features
+        with torch.inference_mode():
+            self._static = self.model.head.encode(f.feat[None], f.resid[None], f.dist[None], f.fine[None], f.rgb[None])
+        self._prompt = prompt
+        self._prompt_emb = self.model.embed_prompt(prompt)
+        self._history: list[_State] = [_State()]
+        self._redo: list[_State] = []
+        self._cache: tuple[_State, tuple[np.ndarray, np.ndarray]] | None = None
+        self._anomaly_map: np.ndarray | None = None
+        self.precompute_seconds = time.perf_counter() - start
+
+    # -- read-only views ---------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[:2]
+
+    @property
+    def clicks(self) -> list[Click]:
+        return list(self._state.clicks)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """bool (H, W) at the image's size (a copy: edit it freely, then set_mask)."""
+        return self._outputs()[0].copy()
+
+    @property
+    def probability(self) -> np.ndarray:
+        """float32 (H, W) in [0, 1]; a painted mask (set_mask) reads as 0/1."""
+        return self._outputs()[1].copy()
+
+    @property
+    def anomaly_map(self) -> np.ndarray:
+        """float32 (H, W) residual heat map at the image's size; 1.0 = a rare normal patch's distance."""
+        if self._anomaly_map is None:
+            self._anomaly_map = self.features.anomaly_map()
+        return self._anomaly_map
+
+    @property
+    def can_undo(self) -> bool:
+        return len(self._history) > 1
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    # -- prompt ------------------------------------------------------------
+    @property
+    def prompt(self) -> str | None:
+        return self._prompt
+
+    @prompt.setter
+    def prompt(self, value: str | None) -> None:
+        self._prompt_emb = self.model.embed_prompt(value)
+        self._prompt = value
+        state = self._state
+        if state.clicks and state.user_mask is None and state.prev is not None:
+            self._history[-1] = _State(state.clicks, state.prev, self._run(state.clicks, state.prev))
+
+    # -- editing -----------------------------------------------------------
+    def add_click(self, x: float, y: float, positive: bool = True) -> np.ndarray:
+        """Add a click at image pixel (x, y) = (column, row); returns the new mask."""
+        h, w = self.shape
+        if not (0 <= x < w and 0 <= y < h):
+            raise ValueError(f"click ({x}, {y}) is outside the image, which is {w} wide and {h} high")
+        clicks = self._state.clicks + (Click(float(x), float(y), bool(positive)),)
+        prev = self._current_model_mask()
+        self._push(_State(clicks, prev, self._run(clicks, prev)))
+        return self.mask
+
+    def set_mask(self, mask) -> None:
+        """Replace the mask (brush/eraser edits); it becomes the previous-mask input of the next click."""
+        mask = np.asarray(mask)
+        if mask.shape != self.shape:
+            raise ValueError(f"mask shape {mask.shape} does not match the image, {self.shape}")
+        self._push(_State(self._state.clicks, None, None, mask.astype(bool).copy()))
+
+    def undo(self) -> bool:
+        """Step back; False when there is nothing to undo."""
+        if len(self._history) <= 1:
+            return False
+        self._redo.append(self._history.pop())
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the last undone step; False when there is none."""
+        if not self._redo:
+            return False
+        self._history.append(self._redo.pop())
+        return True
+
+    def reset(self) -> None:
+        """No clicks, empty mask (an undoable step)."""
+        if self._state != _State():
+            self._push(_State())
+
+    def segment(self) -> np.ndarray:
+        """ADClick-Seg: the head's probability with no clicks, float32 (H, W) at image size."""
+        h, w = self.features.size
+        logits = self._run((), np.zeros((h, w), np.float32))
+        return self._to_image(logits)[1]
+
+    # -- internals ---------------------------------------------------------
+    @property
+    def _state(self) -> _State:
+        return self._history[-1]
+
+    def _push(self, state: _State) -> None:
+        self._history.append(state)
+        self._redo.clear()
+
+    def _current_model_mask(self) -> np.ndarray:
+        h, w = self.features.size
+        state = self._state
+        if state.user_mask is not None:
+            return (cv2.resize(state.user_mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5).astype(np.float32)
+        if state.logits is not None:
+            return (state.logits > _logit(self.threshold)).astype(np.float32)
+        return np.zeros((h, w), np.float32)
+
+    def _run(self, clicks: tuple[Click, ...], prev: np.ndarray) -> np.ndarray:
+        h, w = self.features.size
+        ih, iw = self.shape
+        maps = click_maps(clicks, (h, w), self.model.config.radius, (h / ih, w / iw))
+        inputs = torch.from_numpy(np.concatenate([maps, prev[None]], axis=0))[None]
+        with torch.inference_mode():
+            logits = self.model.head.decode(self._static, inputs, self._prompt_emb)
+        return logits[0, 0].numpy()
+
+    def _outputs(self) -> tuple[np.ndarray, np.ndarray]:
+        state = self._state
+        if self._cache is not None and self._cache[0] is state:
+            return self._cache[1]
+        if state.user_mask is not None:
+            out = (state.user_mask.copy(), state.user_mask.astype(np.float32))
+        elif state.logits is None:
+            out = (np.zeros(self.shape, bool), np.zeros(self.shape, np.float32))
+        else:
+            out = self._to_image(state.logits)
+        self._cache = (state, out)
+        return out
+
+    def _to_image(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.shape
+        full = cv2.resize(logits, (w, h), interpolation=cv2.INTER_LINEAR)
+        prob = (1.0 / (1.0 + np.exp(-full))).astype(np.float32)
+        return prob > self.threshold, prob
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
