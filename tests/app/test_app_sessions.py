@@ -1,0 +1,185 @@
+"""Background precompute (priority, prefetch, LRU) and the annotation's own undo history."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import CancelledError
+
+import numpy as np
+import pytest
+
+from defectlab.app.annotation import Annotation
+from defectlab.app.fake import FakeClickSession
+from defectlab.app.sessions import SessionPool
+
+
+class SlowBuilder:
+    def __init__(self, delay=0.05):
+        self.delay = delay
+        self.built: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, key):
+        self.gate.wait(5)
+        time.sleep(self.delay)
+        if key == "bad":
+            raise ValueError("cannot read bad")
+        self.built.append(key)
+        return f"annotation-{key}"
+
+
+def test_requested_image_jumps_ahead_of_prefetches():
+    build = SlowBuilder()
+    build.gate.clear()
+    pool = SessionPool(build, capacity=4)
+    try:
+        pool.request("a")  # the worker takes it and waits at the gate
+        time.sleep(0.05)
+        pool.prefetch("b")
+        pool.request("c")
+        build.gate.set()
+        assert pool.get("c", timeout=5) == "annotation-c"
+        pool.get("b", timeout=5)
+        assert build.built == ["a", "c", "b"]
+    finally:
+        pool.close()
+
+
+def test_prefetch_drops_older_prefetches_nobody_asked_for():
+    build = SlowBuilder()
+    build.gate.clear()
+    pool = SessionPool(build, capacity=4)
+    try:
+        pool.request("current")
+        time.sleep(0.05)
+        pool.prefetch("x")
+        pool.prefetch("y")
+        build.gate.set()
+        pool.get("y", timeout=5)
+        assert "x" not in build.built
+    finally:
+        pool.close()
+
+
+def test_lru_keeps_capacity_and_hands_evicted_ones_over():
+    evicted = []
+    pool = SessionPool(SlowBuilder(0), capacity=2, on_evict=lambda k, a: evicted.append(k))
+    try:
+        for key in ["a", "b", "c", "d"]:
+            pool.get(key, timeout=5)
+        assert evicted == ["a", "b"]
+        assert pool.peek("d") == "annotation-d" and pool.peek("a") is None
+    finally:
+        pool.close()
+
+
+def test_failures_are_raised_to_the_waiter_and_retried_later():
+    build = SlowBuilder(0)
+    pool = SessionPool(build, capacity=2)
+    try:
+        with pytest.raises(ValueError, match="cannot read bad"):
+            pool.get("bad", timeout=5)
+        assert pool.peek("bad") is None
+        with pytest.raises(ValueError):
+            pool.get("bad", timeout=5)  # built again, not a cached failure
+    finally:
+        pool.close()
+
+
+def test_waiting_for_a_dropped_prefetch_reports_cancelled():
+    build = SlowBuilder()
+    build.gate.clear()
+    pool = SessionPool(build, capacity=4)
+    try:
+        pool.request("a")
+        time.sleep(0.05)
+        pool.prefetch("x")
+        future = pool._entries["x"]
+        pool.prefetch("y")
+        build.gate.set()
+        with pytest.raises(CancelledError):
+            future.result(timeout=5)
+    finally:
+        pool.close()
+
+
+# ---------------------------------------------------------------- annotation
+
+
+def annotation(**kw) -> Annotation:
+    image = np.full((60, 80, 3), 120, np.uint8)
+    session = FakeClickSession(image, radius=5)
+    return Annotation(session, (60, 80), **kw)
+
+
+def test_history_mixes_clicks_brush_and_reset():
+    a = annotation()
+    a.click(10, 10, True)
+    one = a.mask.copy()
+    painted = one.copy()
+    painted[40:50, 60:70] = True
+    a.edit(painted)
+    a.click(30, 30, True)
+    a.reset()
+    assert not a.mask.any() and a.clicks == ()
+    a.undo()
+    assert a.mask[45, 65] and a.mask[30, 30] and len(a.clicks) == 2
+    a.undo()
+    assert np.array_equal(a.mask, painted)
+    a.undo()
+    assert np.array_equal(a.mask, one) and a.clicks == ((10, 10, True),)
+    # The session agrees with what the user sees, so the next click builds on it.
+    assert np.array_equal(a.session.mask, one)
+    a.redo()
+    assert np.array_equal(a.session.mask, painted)
+    a.click(70, 5, False)
+    assert not a.can_redo
+
+
+def test_dirty_follows_saves_and_undo_to_the_clean_state():
+    a = annotation()
+    assert not a.dirty
+    a.click(10, 10, True)
+    assert a.dirty
+    a.undo()
+    assert not a.dirty
+    a.redo()
+    a.mark_saved()
+    assert not a.dirty
+    a.click(20, 20, False)
+    assert a.dirty
+
+
+def test_draft_round_trip_restores_clicks_mask_and_counts():
+    a = annotation()
+    a.click(10, 10, True)
+    a.click(40, 30, True)
+    painted = a.mask.copy()
+    painted[0:3, :] = True
+    a.edit(painted)
+    draft = a.draft()
+    b = annotation()
+    b.restore_draft(draft)
+    assert b.clicks == a.clicks and np.array_equal(b.mask, painted)
+    assert np.array_equal(b.session.mask, painted)
+    assert b.clicks_total == 2 and b.edits == 1 and b.dirty
+
+
+def test_draft_for_another_image_size_is_refused():
+    a = annotation()
+    a.click(10, 10, True)
+    draft = a.draft()
+    draft["mask"]["size"] = [30, 160]
+    with pytest.raises(ValueError):
+        annotation().restore_draft(draft)
+
+
+def test_history_is_bounded():
+    from defectlab.app import annotation as module
+
+    a = annotation()
+    for i in range(module.MAX_HISTORY + 20):
+        a.click(i % 80, 5, True)
+    assert len(a._history) == module.MAX_HISTORY
