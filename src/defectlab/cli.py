@@ -13,6 +13,8 @@ import sys
 COMMANDS = (
     "defectlab.detect.cli",  # detect, evaluate
     "defectlab.demo",  # demo: the offline main job
+    "defectlab.click.cli",  # click-train, click-eval: ADClick
+    "defectlab.app.cli",  # label: the labelling web app
 )
 
 

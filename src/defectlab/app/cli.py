@@ -1,0 +1,118 @@
+"""``defectlab label``: start the labelling web app on a folder of images."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import secrets
+import socket
+from pathlib import Path
+
+from .security import LOOPBACK_HOSTS, is_loopback
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "label",
+        help="label defects with clicks in the browser; writes MVTec-style masks and COCO",
+        description="Start a local web app to label the defects in IMAGES_DIR with a few clicks each. "
+        "Masks go to OUT/ground_truth/<defect_type>/, images to OUT/test/<defect_type>/, "
+        "'no defect' images to OUT/test/good/; see src/defectlab/app/README.md.",
+    )
+    p.add_argument("images_dir", type=Path, metavar="IMAGES_DIR", help="folder of images to label")
+    p.add_argument("--normal", required=True, type=Path, metavar="NORMAL_DIR",
+                   help="folder of defect-free images of the same part (the model compares against them)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: IMAGES_DIR_labels next to IMAGES_DIR); "
+                        "running again with the same folder resumes")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: %(default)s, this computer only); "
+                        "any other address requires an access token")
+    p.add_argument("--port", type=int, default=8765, help="port (default: %(default)s; 0 picks a free one)")
+    p.add_argument("--token", default=None,
+                   help="access token for every request (default: none on 127.0.0.1, "
+                        "generated and printed for any other --host)")
+    placement = p.add_mutually_exclusive_group()
+    placement.add_argument("--copy", dest="placement", action="store_const", const="copy",
+                           help="copy each labelled image under OUT/test/ (default; OUT stays valid if "
+                                "the originals move)")
+    placement.add_argument("--link", dest="placement", action="store_const", const="link",
+                           help="symlink each labelled image under OUT/test/ instead of copying it")
+    p.set_defaults(placement="copy")
+    p.add_argument("--user", default=None, help="name recorded in the manifest (default: your login name)")
+    p.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                   help="leave out files matching GLOB, e.g. '*.png' when masks sit next to .jpg images "
+                        "(repeatable)")
+    p.add_argument("--max-normal", type=int, default=32, metavar="N",
+                   help="use at most N normal images, evenly spaced (default: %(default)s; 0 = all)")
+    p.add_argument("--engine", choices=("adclick", "fake"), default="adclick",
+                   help="adclick: the model (default); fake: paints a disk per click, to try the app without it")
+    p.set_defaults(func=run_label)
+
+
+def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
+    """The token to require and whether it was generated here (and so must be printed)."""
+    if token is not None:
+        if len(token) < 8:
+            raise ValueError("--token must be at least 8 characters")
+        return token, False
+    if is_loopback(host):
+        return None, False
+    return secrets.token_urlsafe(24), True
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise OSError(f"port {port} on {host} is already in use; pass --port 0 to pick a free one") from None
+        raise OSError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def page_url(host: str, port: int, token: str | None) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+def build_app(args: argparse.Namespace, token: str | None):
+    from .server import create_app
+
+    factories = {}
+    if args.engine == "fake":
+        from .fake import fake_reference_factory, fake_session_factory
+
+        factories = {"session_factory": fake_session_factory, "reference_factory": fake_reference_factory}
+    trusted = (LOOPBACK_HOSTS | {args.host}) if is_loopback(args.host) else None
+    return create_app(
+        args.images_dir, args.normal, args.out, token=token, user=args.user, placement=args.placement,
+        trusted_hosts=trusted, exclude=args.exclude, max_normal=args.max_normal or None, **factories,
+    )
+
+
+def run_label(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    token, generated = resolve_token(args.host, args.token)
+    app = build_app(args, token)
+    sock = bind_socket(args.host, args.port)
+    port = sock.getsockname()[1]
+    store = app.state.labeller.store
+    progress = store.progress()
+    print(f"defectlab label: {progress['total']} images, {progress['done']} done; writing to {store.out_dir}")
+    if not is_loopback(args.host):
+        print("defectlab label: listening beyond this computer; anyone with the token below can label")
+    if generated:
+        print(f"defectlab label: access token {token}")
+    print(f"defectlab label: open {page_url(args.host, port, token)} in your browser (Ctrl+C to stop)", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0

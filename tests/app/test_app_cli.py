@@ -1,0 +1,136 @@
+"""``defectlab label``: arguments, token rules, and a real server started from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from defectlab.app import cli
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["label", *argv])
+
+
+def test_label_is_listed_in_the_main_cli():
+    from defectlab import cli as main_cli
+
+    assert "defectlab.app.cli" in main_cli.COMMANDS
+
+
+def test_defaults_are_loopback_copy_and_no_token(tmp_path):
+    args = parse(str(tmp_path), "--normal", str(tmp_path))
+    assert args.host == "127.0.0.1" and args.placement == "copy" and args.token is None
+    assert args.func is cli.run_label
+    assert parse(str(tmp_path), "--normal", str(tmp_path), "--link").placement == "link"
+    with pytest.raises(SystemExit):
+        parse(str(tmp_path), "--normal", str(tmp_path), "--link", "--copy")
+
+
+def test_token_rules():
+    assert cli.resolve_token("127.0.0.1", None) == (None, False)
+    assert cli.resolve_token("localhost", None) == (None, False)
+    token, generated = cli.resolve_token("0.0.0.0", None)
+    assert generated and len(token) >= 24
+    assert cli.resolve_token("0.0.0.0", "given-token") == ("given-token", False)
+    assert cli.resolve_token("127.0.0.1", "given-token") == ("given-token", False)
+    with pytest.raises(ValueError, match="at least 8"):
+        cli.resolve_token("0.0.0.0", "short")
+
+
+def test_page_url():
+    assert cli.page_url("127.0.0.1", 8765, None) == "http://127.0.0.1:8765/"
+    assert cli.page_url("0.0.0.0", 80, "abc") == "http://127.0.0.1:80/?token=abc"
+    assert cli.page_url("::1", 9, None) == "http://[::1]:9/"
+
+
+def test_busy_port_gives_a_clear_message():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    try:
+        with pytest.raises(OSError, match="already in use; pass --port 0"):
+            cli.bind_socket("127.0.0.1", holder.getsockname()[1])
+    finally:
+        holder.close()
+
+
+def test_non_loopback_bind_prints_a_generated_token_and_enforces_it(folders, tmp_path, monkeypatch, capsys):
+    import uvicorn
+
+    images, normal = folders
+    served = {}
+
+    def fake_run(self, sockets=None):
+        served["app"] = self.config.app
+        for s in sockets:
+            s.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    args = parse(str(images), "--normal", str(normal), "--out", str(tmp_path / "o"), "--host", "0.0.0.0",
+                 "--port", "0", "--engine", "fake")
+    assert cli.run_label(args) == 0
+    printed = capsys.readouterr().out
+    token = re.search(r"access token (\S+)", printed).group(1)
+    assert f"?token={token}" in printed
+    from fastapi.testclient import TestClient
+
+    client = TestClient(served["app"])
+    assert client.get("/api/state").status_code == 401
+    assert client.get("/api/state", headers={"x-defectlab-token": token}).status_code == 200
+
+
+def test_command_line_serves_the_app(folders, tmp_path):
+    images, normal = folders
+    command = [sys.executable, "-m", "defectlab.cli", "label", str(images), "--normal", str(normal),
+               "--out", str(tmp_path / "out"), "--port", "0", "--engine", "fake"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        lines = []
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            found = re.search(r"open (http://\S+) in your browser", line)
+            url = found.group(1) if found else None
+        assert url, "".join(lines)
+        assert url.startswith("http://127.0.0.1:")
+        for _ in range(100):
+            try:
+                response = httpx.get(url + "api/state", timeout=5)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert response.json()["progress"]["total"] == 4
+        # The Host check refuses a name other than the loopback ones.
+        assert httpx.get(url + "api/state", headers={"host": "attacker.example"}).status_code == 400
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
+    from defectlab.cli import main
+
+    assert main(["label", str(tmp_path / "nope"), "--normal", str(tmp_path), "--engine", "fake"]) == 2
+    err = capsys.readouterr().err
+    assert "image folder not found" in err and "Traceback" not in err
