@@ -16,6 +16,7 @@ below how they rank pixels.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -145,7 +146,12 @@ class RandomWalker:
         labels[pos] = 1
         if not (labels == 2).any():
             return np.ones(self.shape, bool), np.ones(self.shape, np.float32)
-        prob = random_walker(self.grey, labels, beta=self.beta, mode="cg_j", return_full_prob=True)[0].astype(np.float32)
+        with warnings.catch_warnings():
+            # It warns when its solver's tolerance lets probabilities stray a
+            # hair outside [0, 1]; they are clipped below.
+            warnings.simplefilter("ignore", UserWarning)
+            prob = random_walker(self.grey, labels, beta=self.beta, mode="cg_j", return_full_prob=True)[0]
+        prob = np.clip(prob, 0, 1).astype(np.float32)
         if prob.shape != self.shape:
             prob = cv2.resize(prob, (self.shape[1], self.shape[0]), interpolation=cv2.INTER_LINEAR)
         return prob > 0.5, prob

@@ -115,7 +115,10 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[ClickHead, C
         raise ValueError(f"checkpoint config {cfg_file} is not a valid ADClick config: {err}") from err
     head = ClickHead(config.head)
     state = load_file(str(path))
-    missing, unexpected = head.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = head.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise ValueError(f"checkpoint {path} does not fit the head described in {cfg_file.name}: {str(err)[:300]}") from err
     if missing or unexpected:
         raise ValueError(
             f"checkpoint {path} does not fit the head described in {cfg_file.name}: "

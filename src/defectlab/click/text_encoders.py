@@ -69,7 +69,8 @@ class SentenceTransformerEncoder(TextEncoder):
 
         self.model = SentenceTransformer(str(path), device="cpu")
         self.name = name
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, convert_to_numpy=True, show_progress_bar=False)

@@ -1,0 +1,40 @@
+"""click-eval end to end on a tiny generated MVTec-layout folder, through the real CLI."""
+
+import pytest
+import csv
+
+from click_testutil import make_mvtec, tiny_checkpoint
+from defectlab.cli import main
+from click_testutil import one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_click_eval_cli_on_an_mvtec_layout(tmp_path, capsys):
+    root = make_mvtec(tmp_path / "data")
+    ck = tiny_checkpoint(tmp_path / "ck.safetensors")
+    out = tmp_path / "results"
+    code = main([
+        "click-eval", "--dataset", "mvtec-ad", "--root", str(root), "--category", "tile",
+        "--checkpoint", str(ck), "--methods", "adclick,adclick-noprompt,grabcut,random-walker,residual,sam",
+        "--max-clicks", "6", "--normals", "3", "--out", str(out), "--no-progress",
+    ])  # fmt: skip
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "| method |" in printed.out and "SAM: skipped" in printed.out
+    rows = list(csv.DictReader(open(out / "click_eval.csv")))
+    methods = {r["method"] for r in rows}
+    assert methods == {"ADClick", "ADClick (no prompt)", "GrabCut", "RandomWalker", "ResidualMap"}
+    assert {r["class"] for r in rows} == {"blob", "all"}
+    for r in rows:
+        assert r["images"] == "2"
+        assert 1 <= float(r["NoC@85"]) <= 6 and 0 <= float(r["mIoU@5"]) <= 1 and 0 <= float(r["AP@5"]) <= 1
+    assert (out / "click_eval.md").read_text().count("\n") >= 12
+
+
+def test_click_eval_reports_bad_input_as_a_message(tmp_path, capsys):
+    root = make_mvtec(tmp_path / "data")
+    code = main(["click-eval", "--dataset", "mvtec-ad", "--root", str(root), "--category", "tile", "--types", "crack", "--no-progress"])
+    assert code == 2 and "crack" in capsys.readouterr().err
+    code = main(["click-eval", "--dataset", "mvtec-ad", "--root", str(tmp_path / "missing"), "--no-progress"])
+    assert code == 2

@@ -1,0 +1,87 @@
+import json
+
+import pytest
+import torch
+
+from click_testutil import TEST_TEXT_DIM, tiny_checkpoint
+from defectlab.click.checkpoint import ClickConfig, load_checkpoint
+from defectlab.click.model import ClickHead, HeadConfig
+from click_testutil import one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _inputs(b=2, h=64, w=96, cfg=HeadConfig()):
+    return (
+        torch.randn(b, cfg.feat_dim, h // 8, w // 8),
+        torch.rand(b, cfg.feat_dim, h // 8, w // 8),
+        torch.rand(b, 1, h // 8, w // 8),
+        torch.randn(b, cfg.fine_dim, h // 4, w // 4),
+        torch.rand(b, 3, h, w),
+    )
+
+
+@pytest.mark.parametrize("with_clicks", [True, False])
+@pytest.mark.parametrize("with_prompt", [True, False])
+def test_forward_shapes(with_clicks, with_prompt):
+    head = ClickHead()
+    clicks = torch.zeros(2, 3, 64, 96)
+    clicks[0, 0, 10:20, 10:20] = 1
+    clicks[1, 1, 30:40, 50:60] = 1
+    prompt = torch.nn.functional.normalize(torch.randn(2, 384), dim=1) if with_prompt else None
+    out = head(*_inputs(), clicks=clicks if with_clicks else None, prompt=prompt)
+    assert out.shape == (2, 1, 64, 96) and torch.isfinite(out).all()
+
+
+def test_zero_prompt_row_means_no_prompt():
+    head = ClickHead()
+    torch.nn.init.normal_(head.film[-1].weight)  # make the prompt matter
+    inputs = _inputs(b=1)
+    none = head(*inputs, prompt=None)
+    zero = head(*inputs, prompt=torch.zeros(1, 384))
+    some = head(*inputs, prompt=torch.nn.functional.normalize(torch.randn(1, 384), dim=1))
+    assert torch.allclose(none, zero) and not torch.allclose(none, some)
+
+
+def test_clicks_change_the_output_and_gradients_flow():
+    head = ClickHead()
+    inputs = _inputs(b=1)
+    clicks = torch.zeros(1, 3, 64, 96)
+    clicks[0, 0, 20:30, 20:30] = 1
+    a = head(*inputs, clicks=clicks)
+    b = head(*inputs)
+    assert not torch.allclose(a, b)
+    a.mean().backward()
+    assert all(p.grad is not None for n, p in head.named_parameters() if not n.startswith(("null_prompt", "film")))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    path = tiny_checkpoint(tmp_path / "ck" / "tiny.safetensors")
+    assert path.is_file() and path.with_suffix(".json").is_file()
+    head, config = load_checkpoint(path)
+    assert config.head.text_dim == TEST_TEXT_DIM and config.head.dilations == (1, 2)
+    assert config.text_encoder == "test-hash" and config.image_size == 96
+    fresh, _ = load_checkpoint(path)
+    for (k, v), (_, w) in zip(head.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(v, w), k
+    assert not list(path.parent.glob(".*tmp"))  # atomic writes leave no temp files
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.safetensors"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+    path = tiny_checkpoint(tmp_path / "t.safetensors")
+    cfg = json.loads(path.with_suffix(".json").read_text())
+    cfg["head"]["width"] = 32
+    path.with_suffix(".json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="does not fit"):
+        load_checkpoint(path)
+    cfg["format_version"] = 99
+    path.with_suffix(".json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="newer"):
+        load_checkpoint(path)
+
+
+def test_config_dict_round_trip():
+    c = ClickConfig(head=HeadConfig(width=32, dilations=(1, 3)), text_encoder=None)
+    assert ClickConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c

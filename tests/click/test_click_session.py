@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from click_testutil import texture, tiny_checkpoint, with_blob
+from defectlab.click import Click, ClickModel, ClickSession, NormalReference
+from click_testutil import one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return ClickModel(tiny_checkpoint(tmp_path_factory.mktemp("ck") / "tiny.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def reference(model):
+    rng = np.random.default_rng(1)
+    return model.reference([texture(rng) for _ in range(3)])
+
+
+@pytest.fixture
+def session(model, reference):
+    image, _ = with_blob(texture(np.random.default_rng(5), 80, 112), (50, 40), 9)
+    return ClickSession(image, reference, prompt="blob", model=model)
+
+
+def test_session_shapes_and_anomaly_map(session):
+    assert session.shape == (80, 112)
+    assert session.mask.shape == (80, 112) and session.mask.dtype == bool and not session.mask.any()
+    assert session.probability.dtype == np.float32
+    amap = session.anomaly_map
+    assert amap.shape == (80, 112) and amap.dtype == np.float32
+    assert amap[40, 50] > np.median(amap)
+    assert session.precompute_seconds > 0
+
+
+def test_add_click_undo_redo_reset(session):
+    m1 = session.add_click(50, 40, positive=True)
+    assert m1.shape == (80, 112) and session.clicks == [Click(50.0, 40.0, True)]
+    p1 = session.probability
+    assert 0 <= p1.min() and p1.max() <= 1
+    session.add_click(5, 5, positive=False)
+    assert len(session.clicks) == 2
+    assert session.undo() and session.clicks == [Click(50.0, 40.0, True)]
+    assert np.array_equal(session.probability, p1)
+    assert session.redo() and len(session.clicks) == 2
+    assert not session.redo()
+    session.reset()
+    assert session.clicks == [] and not session.mask.any()
+    assert session.undo() and len(session.clicks) == 2  # reset is undoable
+    assert session.undo() and session.undo() and not session.undo()
+    session.add_click(1, 1, True)
+    assert not session.can_redo  # a new step clears redo
+
+
+def test_set_mask_becomes_the_previous_mask(session):
+    session.add_click(50, 40, True)
+    painted = np.zeros((80, 112), bool)
+    painted[30:50, 40:60] = True
+    session.set_mask(painted)
+    assert np.array_equal(session.mask, painted)
+    assert np.array_equal(session.probability, painted.astype(np.float32))
+    prev = session._current_model_mask()
+    assert prev.shape == session.features.size and prev.sum() > 0
+    session.add_click(45, 35, True)
+    assert len(session.clicks) == 2
+    session.undo()
+    assert np.array_equal(session.mask, painted)
+    with pytest.raises(ValueError, match="does not match"):
+        session.set_mask(np.zeros((10, 10), bool))
+
+
+def test_mask_is_a_copy(session):
+    session.add_click(50, 40, True)
+    m = session.mask
+    m[:] = ~m
+    assert np.array_equal(session.mask, ~m)
+
+
+def test_prompt_setter_reruns_the_head(session):
+    import torch
+
+    torch.nn.init.normal_(session.model.head.film[-1].weight, std=0.5)  # make prompts matter
+    try:
+        session.add_click(50, 40, True)
+        before = session.probability
+        session.prompt = "something else entirely"
+        assert session.prompt == "something else entirely"
+        assert not np.allclose(before, session.probability)
+        assert len(session.clicks) == 1
+        session.prompt = None
+        assert session.prompt is None
+    finally:
+        torch.nn.init.zeros_(session.model.head.film[-1].weight)
+
+
+def test_clicks_outside_the_image_are_refused(session):
+    with pytest.raises(ValueError, match="outside the image"):
+        session.add_click(112, 10, True)
+    with pytest.raises(ValueError, match="outside the image"):
+        session.add_click(-1, 10, True)
+
+
+def test_session_accepts_paths_pil_and_image_lists(model, tmp_path):
+    rng = np.random.default_rng(2)
+    normals = [texture(rng) for _ in range(2)]
+    path = tmp_path / "img.png"
+    Image.fromarray(texture(rng)).save(path)
+    s1 = ClickSession(path, normals, model=model)
+    s2 = ClickSession(Image.open(path), s1.reference, model=model)
+    assert s1.prompt is None and s1.reference is s2.reference
+    s2.add_click(10, 10, True)
+    assert s2.segment().shape == (96, 96)
+
+
+def test_reference_with_other_settings_is_refused(model):
+    other = NormalReference([texture(np.random.default_rng(0))], pool=1, image_size=96, progress=False)
+    with pytest.raises(ValueError, match="NormalReference was built with"):
+        ClickSession(texture(np.random.default_rng(0)), other, model=model)
+
+
+def test_shipped_default_checkpoint_loads():
+    from defectlab.click import DEFAULT_CHECKPOINT, load_checkpoint
+
+    if not DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("no shipped checkpoint in this checkout")
+    head, config = load_checkpoint()
+    assert config.text_encoder == "minilm" and config.head.text_dim == 384
