@@ -134,3 +134,13 @@ def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
     assert main(["label", str(tmp_path / "nope"), "--normal", str(tmp_path), "--engine", "fake"]) == 2
     err = capsys.readouterr().err
     assert "image folder not found" in err and "Traceback" not in err
+
+
+def test_listening_socket_is_tcp_so_responses_are_not_delayed():
+    # asyncio sets TCP_NODELAY only when proto is IPPROTO_TCP; with proto 0
+    # every response waited ~40 ms for a delayed ACK (measured: 44 ms -> 3 ms).
+    sock = cli.bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

@@ -63,7 +63,10 @@ def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
 
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP explicitly: asyncio only sets TCP_NODELAY on accepted
+    # connections whose proto is IPPROTO_TCP, and without it Nagle's algorithm
+    # and delayed ACKs add ~40 ms to every click's response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
