@@ -1,0 +1,32 @@
+"""Segmentation into parts, and alignment of parts across images.
+
+The first two stages of the compositional detector
+(:mod:`defectlab.detect.compositional`), usable on their own:
+
+>>> from defectlab.segment import create_segmenter, create_aligner, View
+>>> seg = create_segmenter("feature-cluster")
+>>> parts = seg.segment(image)                      # Segmentation: labels 0..n
+>>> aligner = create_aligner("hungarian").fit(View(reference, seg.segment(reference)))
+>>> classes = aligner.align(View(image, parts))     # ClassMap: ids shared across images
+"""
+
+from .aligners.base import Aligner, ClassMap, View
+from .base import Segmentation, Segmenter
+from .registry import ALIGNERS, SEGMENTERS, create_aligner, create_segmenter, register_aligner, register_segmenter
+from .visualize import colourise, save_class_map
+
+__all__ = [
+    "ALIGNERS",
+    "SEGMENTERS",
+    "Aligner",
+    "ClassMap",
+    "Segmentation",
+    "Segmenter",
+    "View",
+    "colourise",
+    "create_aligner",
+    "create_segmenter",
+    "register_aligner",
+    "register_segmenter",
+    "save_class_map",
+]

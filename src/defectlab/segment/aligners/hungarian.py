@@ -1,0 +1,58 @@
+"""Hungarian matching of segments to the reference's parts.
+
+One-to-one assignment minimising appearance + layout cost
+(:mod:`.cost`), so that twelve identical pins map to twelve classes by
+position, and a part that moved keeps its class by appearance.
+
+Rule for what matches nothing, explicitly:
+
+1. a pair whose appearance differs by more than ``gate`` is never matched;
+2. a reference part left without a segment stays empty in the class map (a
+   missing part: its class has zero area);
+3. a segment left without a reference part joins the class it looks most
+   like, if within ``gate`` (another one of a known part, or a piece of an
+   over-segmented part: the class's area grows), else the unknown class
+   (something new: its area counts against the image).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .base import Aligner, ClassMap, NotFittedAlignerError, SegmentStats, View, paint, segment_stats
+from .cost import MatchCost
+
+FORBIDDEN = 1e6
+
+
+class HungarianAligner(Aligner):
+    name = "hungarian"
+
+    def __init__(self, cost: MatchCost | None = None, **cost_kwargs):
+        self.cost = cost or MatchCost(**cost_kwargs)
+        self.reference: SegmentStats | None = None
+
+    def fit(self, reference: View) -> "HungarianAligner":
+        self.reference = segment_stats(reference)
+        self.cost.calibrate(self.reference)
+        return self
+
+    def align(self, view: View) -> ClassMap:
+        if self.reference is None:
+            raise NotFittedAlignerError("call fit(reference) before align()")
+        stats = segment_stats(view)
+        n_ref = len(self.reference)
+        if len(stats) == 0 or n_ref == 0:
+            return paint(view.segmentation, {}, n_ref)
+        appearance = self.cost.appearance(stats, self.reference)
+        total = appearance + self.cost.layout(stats, self.reference)
+        total = np.where(appearance > self.cost.gate, FORBIDDEN, total)
+        rows, cols = linear_sum_assignment(total)
+        assignment = {int(r) + 1: int(c) + 1 for r, c in zip(rows, cols) if total[r, c] < FORBIDDEN}
+        for seg in range(len(stats)):
+            if seg + 1 not in assignment:
+                best = int(np.argmin(appearance[seg]))
+                if appearance[seg, best] <= self.cost.gate:
+                    assignment[seg + 1] = best + 1
+        return paint(view.segmentation, assignment, n_ref)
