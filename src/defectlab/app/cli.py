@@ -45,6 +45,8 @@ def register(sub) -> None:
                         "(repeatable)")
     p.add_argument("--max-normal", type=int, default=32, metavar="N",
                    help="use at most N normal images, evenly spaced (default: %(default)s; 0 = all)")
+    p.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
+                   help="ADClick weights (.safetensors) from `defectlab click-train` (default: the shipped ones)")
     p.add_argument("--engine", choices=("adclick", "fake"), default="adclick",
                    help="adclick: the model (default); fake: paints a disk per click, to try the app without it")
     p.set_defaults(func=run_label)
@@ -89,11 +91,19 @@ def page_url(host: str, port: int, token: str | None) -> str:
 def build_app(args: argparse.Namespace, token: str | None):
     from .server import create_app
 
-    factories = {}
     if args.engine == "fake":
         from .fake import fake_reference_factory, fake_session_factory
 
         factories = {"session_factory": fake_session_factory, "reference_factory": fake_reference_factory}
+    else:
+        from .labeller import ADClickEngine
+
+        engine = ADClickEngine(args.checkpoint)
+        # Load now: a missing or broken checkpoint is one line at startup, not
+        # an error on the first image in the browser.
+        print("defectlab label: loading the ADClick model…", flush=True)
+        engine.model()
+        factories = {"session_factory": engine.session, "reference_factory": engine.reference}
     trusted = (LOOPBACK_HOSTS | {args.host}) if is_loopback(args.host) else None
     return create_app(
         args.images_dir, args.normal, args.out, token=token, user=args.user, placement=args.placement,

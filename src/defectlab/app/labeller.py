@@ -7,6 +7,7 @@ with an HTTP status and a sentence for the user; the routes only translate.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import warnings
@@ -21,6 +22,7 @@ from ..data.errors import ImageLoadError
 from ..data.io import image_size, load_image
 from . import rle
 from .annotation import Annotation
+from .drafts import DraftWriter
 from .names import InvalidName, defect_type_slug, prompt_text
 from .sessions import SessionPool
 from .store import ImageRecord, LabelStore
@@ -36,21 +38,34 @@ class AppError(Exception):
         self.message = message
 
 
-def default_reference_factory(normal_images: list) -> object:
-    from defectlab import click  # imported late: it loads torch and a backbone
+class ADClickEngine:
+    """The default factories: ADClick's model, loaded once and shared by the reference and every session.
 
-    loader = getattr(click, "load_click_model", None)
-    if loader is not None:
-        # The checkpoint fixes the feature settings; ClickSession refuses a
-        # reference built with others, so build it through the model.
-        return loader().reference(normal_images, progress=False)
-    return click.NormalReference(normal_images)
+    ``checkpoint`` is a .safetensors file from ``defectlab click-train``
+    (None: the one shipped with the package); ``model`` an already loaded
+    ``ClickModel``, which tests and benchmarks use.
+    """
 
+    def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None):
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
+        self._model = model
 
-def default_session_factory(image: np.ndarray, reference: object, prompt: str | None) -> object:
-    from defectlab.click import ClickSession
+    def model(self):
+        if self._model is None:
+            from defectlab.click import load_click_model  # imported late: it loads torch
 
-    return ClickSession(image, normal_images=reference, prompt=prompt)
+            self._model = load_click_model(self.checkpoint)
+        return self._model
+
+    def reference(self, normal_images: list) -> object:
+        # Built through the model: the checkpoint fixes the feature settings,
+        # and ClickSession refuses a reference built with others.
+        return self.model().reference(normal_images, progress=False)
+
+    def session(self, image: np.ndarray, reference: object, prompt: str | None) -> object:
+        from defectlab.click import ClickSession
+
+        return ClickSession(image, normal_images=reference, prompt=prompt, model=self.model())
 
 
 class Labeller:
@@ -65,8 +80,12 @@ class Labeller:
     ):
         self.store = store
         self.normal_paths = list(normal_paths)
-        self.session_factory = session_factory or default_session_factory
-        self.reference_factory = reference_factory or default_reference_factory
+        if session_factory is None or reference_factory is None:
+            engine = ADClickEngine()
+            session_factory = session_factory or engine.session
+            reference_factory = reference_factory or engine.reference
+        self.session_factory = session_factory
+        self.reference_factory = reference_factory
         self.wait_timeout = wait_timeout
         self._reference = None
         self._reference_lock = threading.Lock()
@@ -75,6 +94,7 @@ class Labeller:
         self._converted: tuple[str | None, bytes] = (None, b"")
         self._converted_lock = threading.Lock()
         self.pool = SessionPool(self._build, capacity=cache_size, on_evict=self._evicted)
+        self.drafts = DraftWriter(self.write_draft)
 
     # ------------------------------------------------------------- navigation
 
@@ -218,6 +238,7 @@ class Labeller:
 
     def close(self) -> None:
         """Keep unsaved work as drafts, then stop the worker."""
+        self.drafts.close()
         for id_, annotation in self.pool.items():
             self.write_draft(id_, annotation)
         self.pool.close()

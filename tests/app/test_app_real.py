@@ -1,0 +1,104 @@
+"""The app on ADClick's real ClickSession instead of the fake (slow: a backbone runs).
+
+With untrained head weights the masks mean nothing, but everything the app
+relies on is real: shapes, the session's own undo semantics, brush edits fed
+back as the previous mask, prompts through the text encoder, and the time a
+click takes. With the shipped checkpoint (when present) a click on the
+scratch must also give a plausible mask, in the API and in the browser.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from defectlab.app import rle
+
+pytestmark = pytest.mark.slow
+
+click = pytest.importorskip("defectlab.click")
+
+
+@pytest.fixture(scope="module")
+def untrained_engine():
+    import torch
+
+    from defectlab.app.labeller import ADClickEngine
+
+    torch.manual_seed(0)
+    config = click.ClickConfig()
+    model = click.ClickModel(head=click.ClickHead(config.head), config=config)
+    return ADClickEngine(model=model)
+
+
+def shipped_engine():
+    from defectlab.app.labeller import ADClickEngine
+
+    if not click.DEFAULT_CHECKPOINT.is_file():
+        pytest.skip(f"no shipped ADClick checkpoint at {click.DEFAULT_CHECKPOINT}")
+    return ADClickEngine()
+
+
+def mask_of(result):
+    h, w = result["mask"]["size"]
+    return rle.decode(result["mask"]["counts"], h, w)
+
+
+def test_api_on_the_real_click_session(make_app, untrained_engine):
+    app = make_app(session_factory=untrained_engine.session, reference_factory=untrained_engine.reference,
+                   wait_timeout=300)
+    with TestClient(app) as client:
+        id_ = client.get("/api/state").json()["images"][0]["id"]
+        info = client.get(f"/api/images/{id_}?wait=30").json()
+        while not info["ready"]:
+            info = client.get(f"/api/images/{id_}?wait=30").json()
+        session = app.state.labeller.pool.peek(id_).session
+        assert type(session).__name__ == "ClickSession"
+
+        first = client.post(f"/api/images/{id_}/click", json={"x": 65, "y": 32}).json()
+        assert first["mask"]["size"] == [96, 128] and first["clicks"] == [[65, 32, True]]
+        second = client.post(f"/api/images/{id_}/click", json={"x": 20, "y": 70, "positive": False}).json()
+        assert len(second["clicks"]) == 2
+        undone = client.post(f"/api/images/{id_}/undo", json={}).json()
+        assert np.array_equal(mask_of(undone), mask_of(first))
+        assert np.array_equal(session.mask, mask_of(first)) and len(session.clicks) == 1
+
+        painted = mask_of(undone)
+        painted[80:90, 10:40] = True
+        edited = client.put(f"/api/images/{id_}/mask", json={"size": [96, 128], "counts": rle.encode(painted)}).json()
+        assert np.array_equal(mask_of(edited), painted) and np.array_equal(session.mask, painted)
+        reset = client.post(f"/api/images/{id_}/reset", json={}).json()
+        assert not mask_of(reset).any()
+        back = client.post(f"/api/images/{id_}/undo", json={}).json()
+        assert np.array_equal(mask_of(back), painted) and np.array_equal(session.mask, painted)
+
+        prompted = client.put(f"/api/images/{id_}/prompt", json={"defect_type": "scratch"})
+        assert prompted.status_code == 200 and prompted.json()["prompt"] == "scratch"
+        assert session.prompt == "scratch"
+
+        saved = client.post(f"/api/images/{id_}/save", json={"defect_type": "scratch"})
+        assert saved.status_code == 200, saved.text
+        heat = client.get(f"/api/images/{id_}/heatmap")
+        assert heat.status_code == 200 and heat.content[:4] == b"\x89PNG"
+
+        times = []
+        for i in range(15):
+            t0 = time.perf_counter()
+            response = client.post(f"/api/images/{id_}/click", json={"x": 10 + 7 * i, "y": 40, "positive": i % 3 != 2})
+            times.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200
+        print(f"real ClickSession (untrained head), 128x96: click p50 {np.median(times):.1f} ms, "
+              f"p95 {np.percentile(times, 95):.1f} ms")
+
+
+def test_shipped_checkpoint_masks_the_clicked_scratch(make_app):
+    engine = shipped_engine()
+    app = make_app(session_factory=engine.session, reference_factory=engine.reference, wait_timeout=300)
+    with TestClient(app) as client:
+        id_ = client.get("/api/state").json()["images"][0]["id"]
+        result = client.post(f"/api/images/{id_}/click", json={"x": 65, "y": 32}).json()
+        mask = mask_of(result)
+        assert mask.any() and mask.mean() < 0.5
