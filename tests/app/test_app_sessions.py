@@ -183,3 +183,40 @@ def test_history_is_bounded():
     for i in range(module.MAX_HISTORY + 20):
         a.click(i % 80, 5, True)
     assert len(a._history) == module.MAX_HISTORY
+
+
+def test_draft_writer_coalesces_a_burst_and_writes_without_shutdown():
+    from defectlab.app.drafts import DraftWriter
+
+    written = []
+    writer = DraftWriter(lambda key, ann: written.append((key, ann)), interval=0.2)
+    try:
+        for version in range(5):
+            writer.schedule("img", version)
+        deadline = time.monotonic() + 5
+        while not written and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert written == [("img", 4)]  # one write, of the newest state
+    finally:
+        writer.close()
+
+
+def test_draft_writer_survives_a_failing_write():
+    from defectlab.app.drafts import DraftWriter
+
+    calls = []
+
+    def write(key, ann):
+        calls.append(key)
+        if key == "bad":
+            raise OSError("disk full")
+
+    writer = DraftWriter(write, interval=0.01)
+    with pytest.warns(UserWarning, match="disk full"):
+        writer.schedule("bad", 1)
+        writer.close()
+    writer = DraftWriter(write, interval=0.01)
+    writer.schedule("good", 1)
+    writer.close()
+    assert calls == ["bad", "good"]
