@@ -13,7 +13,8 @@ Two measurements, both over a real loopback socket to a uvicorn server:
 Data: the given folders, else Magnetic Tile from ../shared/data when present
 (crack images against free ones), else generated 1024x1024 surfaces. The
 engine ``fake`` paints disks (the app's own overhead); ``adclick`` is the model
-and needs its checkpoint.
+and needs its checkpoint; ``adclick-untrained`` is the same network with random
+head weights, which costs the same per click.
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ def bench_browser(url: str, n: int, seed: int, screenshot: Path | None) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", choices=("fake", "adclick"), default="fake")
+    parser.add_argument("--engine", choices=("fake", "adclick", "adclick-untrained"), default="fake",
+                        help="adclick-untrained: the real model with random head weights (same compute, "
+                             "meaningless masks), for timing before a checkpoint exists")
     parser.add_argument("--images", type=Path, help="folder of images (default: Magnetic Tile or synthetic)")
     parser.add_argument("--normal", type=Path, help="folder of normal images (with --images)")
     parser.add_argument("--synthetic", action="store_true", help="use generated images even if Magnetic Tile is there")
@@ -158,6 +161,16 @@ def main(argv=None) -> int:
         from defectlab.app.fake import fake_reference_factory, fake_session_factory
 
         factories = {"session_factory": fake_session_factory, "reference_factory": fake_reference_factory}
+    elif args.engine == "adclick-untrained":
+        import torch
+
+        from defectlab.app.labeller import ADClickEngine
+        from defectlab.click import ClickConfig, ClickHead, ClickModel
+
+        torch.manual_seed(0)
+        config = ClickConfig()
+        engine = ADClickEngine(model=ClickModel(head=ClickHead(config.head), config=config))
+        factories = {"session_factory": engine.session, "reference_factory": engine.reference}
     with tempfile.TemporaryDirectory() as tmp:
         images, normal, exclude = pick_data(args, Path(tmp))
         app = create_app(images, normal, Path(tmp) / "out", exclude=exclude, max_normal=16,
