@@ -57,8 +57,15 @@ function stageMessage(text, isError = false) {
 
 function fail(err) {
   console.error(err);
-  if (err.status === 401) stageMessage(err.message, true);
-  toast(err.message || String(err), true);
+  if (err.status === 401) stageMessage(err.message, true); // nothing works until the token is given
+  else toast(err.message || String(err), true);
+}
+
+// Errors that leave nothing to show on the canvas: said once, where the image would be.
+function failOnStage(err) {
+  console.error(err);
+  setBusy("error");
+  stageMessage(err.message || String(err), true);
 }
 
 // Edits are chained so that a fast second click is sent after the first one's answer.
@@ -166,6 +173,7 @@ async function openImage(id) {
   viewer.clicks = [];
   renderList();
   setBusy("loading");
+  stageMessage("");
   const meta = state.byId.get(id);
   $("image-name").textContent = meta ? meta.name : "";
   try {
@@ -192,10 +200,7 @@ async function openImage(id) {
     await syncPrompt();
     setBusy("ready");
   } catch (err) {
-    if (ticket !== state.opening) return;
-    setBusy("error");
-    stageMessage(err.message, true);
-    fail(err);
+    if (ticket === state.opening) failOnStage(err);
   }
 }
 
@@ -392,6 +397,7 @@ async function mark(kind) {
 function setTool(tool) {
   viewer.tool = tool;
   for (const b of document.querySelectorAll("[data-tool]")) b.classList.toggle("active", b.dataset.tool === tool);
+  $("brush-size-control").hidden = tool === "click"; // only the brush and eraser have a size
   viewer.redraw();
 }
 
@@ -490,9 +496,7 @@ async function main() {
     }
     await openImage(first);
   } catch (err) {
-    setBusy("error");
-    stageMessage(err.message, true);
-    fail(err);
+    failOnStage(err);
   }
 }
 
