@@ -102,3 +102,27 @@ def test_shipped_checkpoint_masks_the_clicked_scratch(make_app):
         result = client.post(f"/api/images/{id_}/click", json={"x": 65, "y": 32}).json()
         mask = mask_of(result)
         assert mask.any() and mask.mean() < 0.5
+
+
+def test_shipped_checkpoint_in_a_real_browser(make_app, tmp_path):
+    from defectlab.app.testing import browser_page, image_to_screen, require_browser, serve
+    from defectlab.data.io import load_mask
+
+    engine = shipped_engine()
+    chromium = require_browser()
+    app = make_app(session_factory=engine.session, reference_factory=engine.reference, wait_timeout=300)
+    with serve(app) as url, browser_page(chromium, tmp_path / "profile") as page:
+        page.goto(url + "/")
+        page.wait_for_function("() => document.getElementById('stage').dataset.state === 'ready'", timeout=300_000)
+        page.mouse.click(*image_to_screen(page, 65, 32))
+        page.wait_for_function("() => document.getElementById('stage').dataset.clicks === '1'", timeout=60_000)
+        page.fill("#defect-type", "scratch")
+        page.keyboard.press("Enter")  # sends the prompt; the model may redraw the mask
+        page.wait_for_function("() => document.getElementById('latency').textContent.startsWith('prompt')",
+                               timeout=120_000)
+        area = int(page.get_attribute("#stage", "data-area"))
+        assert 0 < area < 96 * 128 / 2
+        page.keyboard.press("s")
+        page.wait_for_function("() => document.getElementById('stage').dataset.saved", timeout=60_000)
+    saved = load_mask(app.state.labeller.store.out_dir / "ground_truth/scratch/part_00_mask.png")
+    assert int(saved.sum()) == area
