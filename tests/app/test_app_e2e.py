@@ -124,6 +124,15 @@ def test_brush_eraser_and_no_defect_in_a_real_browser(make_app, tmp_path):
         page.wait_for_function("() => document.getElementById('latency').textContent.startsWith('mask')")
         assert int(annotation.mask.sum()) == int(stage(page, "area"))
 
+        # Shift+click is a negative click too.
+        erased = int(stage(page, "area"))
+        page.keyboard.press("c")
+        page.keyboard.down("Shift")
+        page.mouse.click(*image_to_screen(page, 50, 70))
+        page.keyboard.up("Shift")
+        wait_stage(page, f"s.clicks === '1' && Number(s.area) < {erased}")
+        assert app.state.labeller.pool.peek(id_).clicks == ((50, 70, False),)
+
         page.keyboard.press("g")
         page.wait_for_function("() => document.getElementById('image-name').textContent === 'part_01.png'")
         assert "no defect" in page.inner_text("#image-list li:first-child")
