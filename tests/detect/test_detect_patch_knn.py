@@ -77,3 +77,17 @@ def test_resizer_policies():
     assert Resizer("squash", 64).fit([(10, 20)]).target((300, 50)) == (64, 64)
     with pytest.raises(ValueError, match="resize policy"):
         Resizer("crop")
+
+
+def test_cosine_index_matches_brute_force():
+    from defectlab.detect.knn_index import CosineIndex, normalise
+
+    rng = np.random.default_rng(0)
+    bank, queries = rng.normal(size=(200, 16)), rng.normal(size=(30, 16))
+    expected = 1 - (normalise(queries) @ normalise(bank).T).max(1)
+    for backend in ("faiss", "torch"):
+        index = CosineIndex(bank, backend=backend)
+        assert np.allclose(index.distance(queries), expected, atol=1e-5)
+        assert index.search(queries, k=3)[1].shape == (30, 3)
+    with pytest.raises(ValueError, match="non-empty"):
+        CosineIndex(np.zeros((0, 16)))

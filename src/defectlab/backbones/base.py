@@ -104,3 +104,10 @@ def patch_features(fmaps: FeatureMaps, stride: int | None = None, pool: int = 1)
             fmap = F.interpolate(fmap, size=(h, w), mode="bilinear", align_corners=False)
         parts.append(fmap)
     return torch.cat(parts, dim=1)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" -> CUDA when present, else CPU; anything else as torch reads it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

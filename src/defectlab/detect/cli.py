@@ -21,6 +21,9 @@ def add_detector_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resize", default="auto", choices=("auto", "squash", "shorter-side", "common-scale"),
                    help="resize policy (default: %(default)s: shorter-side when all normal images share one "
                         "aspect, else one common scale)")
+    p.add_argument("--layers", nargs="+", default=None,
+                   help="backbone layers to concatenate (default: the backbone's; efficientnet-lite0: stage3 stage5)")
+    p.add_argument("--device", default="auto", help="where the backbone runs: auto (CUDA if present), cpu, cuda")
     p.add_argument("--augment", default="none", choices=("none", "rotate", "rotate-flip"),
                    help="add rotated/flipped normal images to the memory bank (patch-knn)")
     try:
@@ -35,7 +38,7 @@ def detector_kwargs(args: argparse.Namespace) -> dict:
         from .compositional_cli import compositional_kwargs
 
         return compositional_kwargs(args)
-    kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment)
+    kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment, device=args.device, layers=args.layers)
     if args.image_size:
         kw["image_size"] = args.image_size
     return kw

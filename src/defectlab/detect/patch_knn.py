@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..backbones import Backbone, cached_backbone, patch_features
+from ..backbones import Backbone, cached_backbone, patch_features, resolve_device
 from ..backbones.base import round_size
 from ..data.io import load_image
 from .base import Detector, NotFittedError, Prediction, source_name
@@ -41,6 +41,7 @@ class PatchKNNDetector(Detector):
     foreground: "none", or "pca" to ignore background patches (AnomalyDINO's
         masking: the first principal component of the normal patches splits
         object from background).
+    device: "auto" (CUDA when available), "cpu", "cuda", ...: where the backbone runs.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class PatchKNNDetector(Detector):
         augment: str = "none",
         foreground: str = "none",
         batch_size: int = 8,
+        device: str = "auto",
         progress: bool = True,
     ):
         if augment not in AUGMENTATIONS:
@@ -64,6 +66,7 @@ class PatchKNNDetector(Detector):
         if not 0 < top_percent <= 100:
             raise ValueError(f"top_percent must be in (0, 100], got {top_percent}")
         self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
+        self.backbone.to(resolve_device(device))
         self.resizer = Resizer(resize, image_size)
         self.layers = tuple(layers) if layers else self.backbone.default_layers
         self.pool = pool
@@ -108,7 +111,7 @@ class PatchKNNDetector(Detector):
         if self.foreground == "pca":
             self._fg_axis = _foreground_axis(feats)
             bank = np.concatenate([f[self._fg_mask(g)] for f, g in zip(flat, feats)])
-        self.index = CosineIndex(bank)
+        self.index = CosineIndex(bank, device=self.backbone.device)
         return self
 
     def _fg_mask(self, feat: np.ndarray) -> np.ndarray:
