@@ -73,10 +73,14 @@ def register(sub) -> None:
 
 
 def run_detect(args: argparse.Namespace) -> int:
+    from ..data import ImageLoadError
     from .detect_job import detect_folder
 
-    summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args), method=args.method,
-                            threshold=args.threshold, skip_bad=args.skip_bad)
+    try:
+        summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args), method=args.method,
+                                threshold=args.threshold, skip_bad=args.skip_bad)
+    except ImageLoadError as err:
+        raise ImageLoadError(f"{err}\n(with defectlab detect, --skip-bad skips unreadable files)") from err
     print(summary)
     return 0
 
@@ -86,7 +90,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..data import DATASETS, get_dataset, write_text_atomic
     from ..engine import evaluate
 
+    if not args.root.is_dir():
+        raise FileNotFoundError(f"dataset root {args.root} is not a folder; pass the folder that holds the "
+                                f"{args.dataset} categories (see the README's table of layouts)")
     categories = args.category or DATASETS[args.dataset].categories(args.root)
+    if not categories:
+        raise FileNotFoundError(f"no {args.dataset} categories found under {args.root}")
     kwargs = detector_kwargs(args)
     results = []
     start = time.perf_counter()

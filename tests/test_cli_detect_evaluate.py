@@ -1,0 +1,66 @@
+"""The detect / evaluate / demo commands, end to end on tiny generated data."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from defectlab.cli import main
+from defectlab.data.io import save_png_atomic
+from defectlab.demo import add_defect, make_demo_data, surface
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    return make_demo_data(tmp_path_factory.mktemp("demo"), n_normal=3, n_test_normal=2, per_defect=1)
+
+
+def test_detect_writes_scores_overlays_and_summary(demo_root, tmp_path, capsys):
+    images = tmp_path / "images"
+    rng = np.random.default_rng(5)
+    save_png_atomic(images / "good.png", surface(rng, 128))
+    save_png_atomic(images / "bad.png", add_defect(surface(rng, 128), "stain", rng)[0])
+    out = tmp_path / "out"
+    assert main(["detect", "--normal", str(demo_root / "train" / "good"), "--images", str(images),
+                 "--out", str(out), "--image-size", "128"]) == 0
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert [r["image"].endswith("bad.png") for r in rows] == [True, False]  # most anomalous first
+    assert rows[0]["anomalous"] == "1"
+    assert (out / "overlays" / "bad.png").exists() and (out / "summary.png").exists()
+    assert "flagged" in capsys.readouterr().out
+
+
+def test_detect_names_an_unreadable_file_and_can_skip_it(demo_root, tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "broken.png").write_bytes(b"not a png")
+    save_png_atomic(images / "ok.png", surface(np.random.default_rng(0), 96))
+    args = ["detect", "--normal", str(demo_root / "train" / "good"), "--images", str(images),
+            "--out", str(tmp_path / "o"), "--image-size", "96", "--threshold", "0.5"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "--skip-bad" in err
+    with pytest.warns(UserWarning, match="broken.png"):
+        assert main(args + ["--skip-bad"]) == 0
+
+
+def test_detect_missing_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["detect", "--normal", str(tmp_path / "nope"), "--images", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_evaluate_prints_and_saves_the_table(demo_root, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--dataset", "folder", "--root", str(demo_root), "--shots", "1", "2",
+                 "--seeds", "0", "--image-size", "96", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for key in ("image_auroc/all", "f1_max/all", "f1_floor/all", "pixel_aupro/all", "1-shot", "2-shot"):
+        assert key in printed
+    assert (out / "results.md").exists()
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert {r["shots"] for r in rows} == {"1", "2"}
+
+
+def test_evaluate_bad_root(tmp_path, capsys):
+    assert main(["evaluate", "--dataset", "mvtec-ad", "--root", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
