@@ -10,39 +10,9 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-
-
-def _read_umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-# Read once at import: os.umask can only be read by setting it, and doing so
-# while request threads create files would briefly make their files 0666.
-_NEW_FILE_MODE = 0o666 & ~_read_umask()
-
-
-def _replace_from_temp(path: Path, write, durable: bool) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        # mkstemp makes files private (0600); outputs should get ordinary permissions.
-        os.chmod(tmp, _NEW_FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+from ..data.io import atomic_write
 
 
 def write_json_atomic(path: str | os.PathLike, data, durable: bool = True) -> Path:
@@ -52,7 +22,7 @@ def write_json_atomic(path: str | os.PathLike, data, durable: bool = True) -> Pa
     click and are only a convenience; the rename still keeps them whole.
     """
     payload = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
-    return _replace_from_temp(Path(path), lambda h: h.write(payload), durable)
+    return atomic_write(path, lambda h: h.write(payload), durable)
 
 
 def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
@@ -60,7 +30,7 @@ def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
         with open(src, "rb") as source:
             shutil.copyfileobj(source, handle, 1 << 20)
 
-    return _replace_from_temp(Path(dst), write, durable=True)
+    return atomic_write(dst, write)
 
 
 def symlink_atomic(target: str | os.PathLike, dst: str | os.PathLike) -> Path:

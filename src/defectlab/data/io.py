@@ -274,12 +274,15 @@ def save_image_atomic(
     return atomic_write(path, lambda handle: pil.save(handle, format=fmt))
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[object], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[object], None], durable: bool = True) -> Path:
     """Call ``write(binary_handle)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     The temporary file is in the same folder (same filesystem, so the rename
     is atomic) and is flushed to disk first: a crash, a full disk or Ctrl-C
     mid-write leaves the old file or the complete new one, never half a file.
+    ``durable=False`` skips the fsync, for files rewritten many times a second
+    whose loss on a power cut costs nothing (drafts); the rename still keeps
+    them whole.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -288,7 +291,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], None]) -> Pa
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); a saved result should get ordinary permissions.
         os.chmod(tmp, _NEW_FILE_MODE)
         os.replace(tmp, path)
