@@ -6,9 +6,8 @@ colour and surface texture, are laid out on a textured background at
 jittered positions, under varying light, with camera noise. Three layouts
 echo LOCO's categories:
 
-- ``breakfast``: a tray with two compartments whose contents are arranged
-  differently every time (two oranges and a lime on top, a cereal bar and a
-  cheese below);
+- ``breakfast``: a tray with two compartments whose contents lie anywhere
+  in them (two oranges and a lime on top, a cereal bar and a cheese below);
 - ``pushpins``: identical pins, one anywhere in each compartment of a grid;
 - ``bottle``: a bottle with a cap, two labels and a fruit icon on the top
   label (parts inside parts), in three juice variants whose bottle and icon
@@ -18,8 +17,9 @@ Normal scenes vary the way a production line does (arrangement, position,
 rotation, size, colour, light, camera noise), so that a logical anomaly is
 not just "a patch seen in an unusual place". Logical anomalies break the
 composition: ``missing``, ``extra``, ``swapped`` (between compartments or
-labels), ``wrong-colour`` (an unseen colour; for the bottle, another juice's
-icon: every colour normal, the combination not), ``misplaced`` (into another
+labels), ``wrong-colour`` (another part's colour, or for the bottle another
+juice's icon: every colour occurs in normal scenes, the combination does not;
+pins, all alike, get an unseen colour), ``misplaced`` (into another
 compartment). Structural ones damage a surface: ``scratch``, ``stain``.
 Every anomalous scene comes with a ground-truth mask (for a missing part,
 where it should have been; for a misplaced one, both places).
@@ -201,8 +201,12 @@ def _anomalous(layout, parts, style, background, size, rng, name) -> Scene:
         placed = [replace(p, colour=other[p.name]) if p.name == "fruit" else p for p in placed]
         involved = ["fruit"]
     elif name == "wrong-colour":
+        # the colour of another kind of part where there is one (every colour then
+        # occurs in normal scenes, only not on this part), else an unseen colour
         victim = placed[rng.integers(len(placed))]
-        placed = [replace(p, colour=_other_colour(p.colour, rng)) if p.name == victim.name else p for p in placed]
+        donors = [p.colour for p in placed if _looks_different(p, victim) and p.colour != victim.colour]
+        colour = donors[rng.integers(len(donors))] if donors else _other_colour(victim.colour, rng)
+        placed = [replace(p, colour=colour) if p.name == victim.name else p for p in placed]
         involved = [victim.name]
     elif name == "misplaced":
         victim = movable[rng.integers(len(movable))]
@@ -345,10 +349,9 @@ def _jittered(parts: list[Part], rng, style: dict | None = None, variant: int | 
     """One normal arrangement: zone members shuffled, every part jittered, a product variant chosen."""
     style = style or {}
     centres = {p.name: p.centre for p in parts}
-    for zone in {p.zone for p in parts if p.zone}:
-        members = [p.name for p in parts if p.zone == zone]
-        for name, slot in zip(members, rng.permutation([centres[m] for m in members])):
-            centres[name] = tuple(slot)
+    for zone in sorted({p.zone for p in parts if p.zone}):
+        members = [p for p in parts if p.zone == zone]
+        centres.update(_arrange(members, style["zones"][zone], rng))
     colours = {p.name: p.colour for p in parts}
     variants = style.get("variants")
     if variants:
@@ -372,6 +375,25 @@ def _jittered(parts: list[Part], rng, style: dict | None = None, variant: int | 
             colour=tuple(int(np.clip(c + rng.normal(0, 6), 0, 255)) for c in colours[p.name]),
         ))
     return out
+
+
+def _arrange(members: list[Part], box, rng, tries: int = 300) -> dict[str, tuple[float, float]]:
+    """Random non-overlapping centres for a compartment's contents (first fit that leaves a gap)."""
+    x0, y0, x1, y1 = box
+    for _ in range(tries):
+        placed: dict[str, tuple[float, float]] = {}
+        for p in rng.permutation(len(members)):
+            part = members[p]
+            r = max(part.size)
+            for _ in range(50):
+                c = (rng.uniform(x0 + r, x1 - r), rng.uniform(y0 + r, y1 - r))
+                if all(np.hypot(c[0] - q[0], c[1] - q[1]) > r + max(members[[m.name for m in members].index(n)].size)
+                       + 0.02 for n, q in placed.items()):
+                    placed[part.name] = c
+                    break
+        if len(placed) == len(members):
+            return placed
+    return {p.name: p.centre for p in members}  # a compartment too full to shuffle keeps its layout
 
 
 def _render(layout, parts, style, background, size, rng) -> Scene:

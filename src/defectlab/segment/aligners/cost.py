@@ -13,12 +13,22 @@ a unit so that terms add up meaningfully:
   the *most* different surface is used because parts may all be alike
   (a box of identical pins);
 - area: |log(area ratio)| / log 2 (one unit = twice or half as large);
+- shape: |log(elongation ratio)| / log 1.25 (elongation from second moments:
+  a circle 1, a 2:1 ellipse 2; colour-blind, so a recoloured part keeps its
+  shape while a different part in its place, an ellipse for a circle, does
+  not);
 - position: centroid distance / ``position_unit`` (0.1 of the image side:
   parts on a line jitter by a few percent, a misplaced one moves further).
 
-``appearance`` (colour and feature) decides whether two segments can be the
-same part at all: above ``gate`` they cannot. Area and position only choose
-among look-alikes (which of twelve identical pins is which).
+A segment can be a reference part for either of two reasons: it looks like
+it (``appearance``: colour and texture; a part that moved, was swapped, or
+is an extra copy) or it sits like it (``layout``: same place, size and
+shape; a part in its place whose colour changed, or a product variant of
+another colour).
+So the matching cost is the better of the two, plus a quarter of their sum
+to break ties: among twelve identical pins (appearance equal) position
+decides, and a part that both looks and sits right beats one that only does
+one. Beyond ``gate`` on both cues, a segment cannot be that part.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ class MatchCost:
     position_unit: float = 0.1
     area_weight: float = 0.5
     position_weight: float = 1.0
+    shape_weight: float = 1.0
     gate: float = 2.0
     feature_unit: float | None = None  # None: calibrated on the reference (see the module docstring)
     min_feature_unit: float = 0.02
@@ -66,11 +77,24 @@ class MatchCost:
             feature = np.zeros_like(colour)
         return np.sqrt(colour**2 + feature**2)
 
+    tie: float = 0.25
+
+    def total(self, a: SegmentStats, b: SegmentStats) -> tuple[np.ndarray, np.ndarray]:
+        """(matching cost, allowed) matrices, both (len(a), len(b)); see the module docstring."""
+        app = self.appearance(a, b)
+        lay = self.layout(a, b)
+        best = np.minimum(app, lay)
+        return best + self.tie * (app + lay), best <= self.gate
+
     def layout(self, a: SegmentStats, b: SegmentStats) -> np.ndarray:
         """(len(a), len(b)) size and position difference."""
         area = np.abs(np.log(np.maximum(a.area[:, None], 1e-6) / np.maximum(b.area[None], 1e-6))) / np.log(2)
         position = np.linalg.norm(a.centroid[:, None] - b.centroid[None], axis=-1) / self.position_unit
-        return self.area_weight * area + self.position_weight * position
+        cost = self.area_weight * area + self.position_weight * position
+        if a.elongation is not None and b.elongation is not None:
+            shape = np.abs(np.log(a.elongation[:, None] / b.elongation[None])) / np.log(1.25)
+            cost = cost + self.shape_weight * shape
+        return cost
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -2,14 +2,17 @@
 
 Cheaper and simpler than Hungarian, and blind to one-to-one structure: two
 pins both nearest to the same reference pin share its class. Segments whose
-appearance is beyond ``gate`` from every reference part are unknown.
+cost is beyond ``gate`` from every reference part (on appearance and on
+layout) are unknown.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Aligner, ClassMap, NotFittedAlignerError, SegmentStats, View, paint, segment_stats
+from .base import (
+    Aligner, ClassMap, NotFittedAlignerError, SegmentStats, View, absorb_fragments, paint, segment_stats,
+)
 from .cost import MatchCost
 
 
@@ -32,12 +35,13 @@ class NearestAligner(Aligner):
         n_ref = len(self.reference)
         if len(stats) == 0 or n_ref == 0:
             return paint(view.segmentation, {}, n_ref)
-        appearance = self.cost.appearance(stats, self.reference)
-        total = appearance + self.cost.layout(stats, self.reference)
-        total = np.where(appearance > self.cost.gate, np.inf, total)
+        total, allowed = self.cost.total(stats, self.reference)
+        total = np.where(allowed, total, np.inf)
         assignment = {}
         for seg in range(len(stats)):
             best = int(np.argmin(total[seg]))
             if np.isfinite(total[seg, best]):
                 assignment[seg + 1] = best + 1
+        appearance = self.cost.appearance(stats, self.reference)
+        assignment = absorb_fragments(view, stats, self.reference, assignment, appearance)
         return paint(view.segmentation, assignment, n_ref)

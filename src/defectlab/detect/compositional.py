@@ -1,0 +1,257 @@
+"""Compositional few-shot detector for logical and structural anomalies.
+
+Patch kNN sees surfaces; it cannot see that a part is missing, doubled,
+swapped, misplaced or the wrong colour, because every patch of such an image
+still looks like some normal patch. This detector reads the composition,
+after a few-shot challenge entry on MVTec LOCO AD (SAM + segment alignment +
+DINOv2 + seven feature similarities), in five swappable stages:
+
+1. segment each image into parts (:mod:`defectlab.segment`: SAM, or the
+   offline feature-cluster segmenter that needs no downloaded weights);
+2. align: give parts class ids shared with a reference shot (Hungarian or
+   nearest matching, or a video-segmentation propagator);
+3. describe with seven descriptors (:mod:`.descriptors`): three structural
+   (class-agnostic, class-aware and foreground patch features) and four
+   logical (per class: mean feature, area, colour, location);
+4. score each against a memory bank of the k normal shots;
+5. fuse without labels (:mod:`.fusion`): each score divided by the largest
+   leave-one-out score of the normal shots, then summed.
+
+``Prediction.details`` explains each image: every descriptor's normalised
+score, the class that drove the logical ones and why ("class 3: area 0.0 %,
+expected about 9 %: missing part"), and the class map (save it with
+:func:`defectlab.detect.explain.save_class_maps`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..backbones import Backbone, cached_backbone, patch_features
+from ..backbones.base import round_size
+from ..segment import View, create_aligner, create_segmenter
+from ..segment.aligners.base import Aligner
+from ..segment.base import Segmentation, Segmenter
+from . import explain, fusion
+from .base import Detector, NotFittedError, Prediction, source_name
+from .descriptors import DESCRIPTORS, Descriptor, Parse, create_descriptors, resolve
+from .preprocess import Resizer
+
+
+def _resolve_device(device: str):
+    try:
+        from ..backbones import resolve_device
+    except ImportError:  # older backbones package
+        import torch
+
+        return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                            ("cpu" if device == "auto" else device))
+    return resolve_device(device)
+
+
+@dataclass(eq=False)
+class Observation:
+    """An image after the stages that do not depend on the normal images.
+
+    Resizing, backbone features and segmentation are computed once per image;
+    :meth:`CompositionalDetector.fit` and :meth:`~CompositionalDetector.predict`
+    accept observations in place of images, so a benchmark that fits several
+    support sets scores each test image's expensive stages only once.
+    """
+
+    image: np.ndarray  # (H', W', 3) uint8 at the working size
+    features: np.ndarray  # (h, w, D) float32
+    segmentation: Segmentation
+    shape: tuple[int, int]  # original (H, W): maps come back at this size
+    source: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def view(self) -> View:
+        return View(self.image, self.segmentation, self.features)
+
+
+class CompositionalDetector(Detector):
+    """
+    Parameters
+    ----------
+    backbone: registry name, hub id or local directory of the feature
+        backbone (DINOv2 in the reference; the offline default works too).
+    segmenter: "auto" (SAM if its weights are on this machine, else the
+        offline "feature-cluster"), "feature-cluster", "sam", a SAM
+        checkpoint directory or hub id, or a :class:`Segmenter`.
+    aligner: "hungarian" (default), "nearest", "sam2", or an :class:`Aligner`.
+    descriptors: "full" (all seven), "vand" (patch + foreground-patch +
+        class-histogram), or a list / comma-separated names.
+    image_size, resize: working size and policy (see
+        :mod:`defectlab.detect.preprocess`); 256 keeps CPU time low, the
+        reference ran DINOv2 at 518.
+    layers, pool: backbone layers and neighbourhood averaging of patch
+        features, as for patch kNN.
+    top_percent: worst share of patches averaged by the patch descriptors.
+    reference: index, among the normal images, of the one whose parts define
+        the classes.
+    sigma: Gaussian smoothing of the anomaly map, in image pixels.
+    segmenter_kwargs, aligner_kwargs: constructor arguments of the stages
+        (for example ``{"model": "path/to/sam"}``).
+    descriptor_options: ``{descriptor name: constructor arguments}``.
+    device: "auto" (CUDA when available), "cpu", "cuda", ...: where the
+        backbone (and SAM) run.
+    """
+
+    def __init__(
+        self,
+        backbone: str | Backbone = "efficientnet-lite0",
+        segmenter: str | Segmenter = "auto",
+        aligner: str | Aligner = "hungarian",
+        descriptors: str | Sequence[str] = "full",
+        image_size: int = 256,
+        resize: str = "auto",
+        layers: Sequence[str] | None = None,
+        pool: int = 3,
+        top_percent: float = 2.0,
+        reference: int = 0,
+        sigma: float = 4.0,
+        segmenter_kwargs: dict | None = None,
+        aligner_kwargs: dict | None = None,
+        descriptor_options: dict[str, dict] | None = None,
+        batch_size: int = 8,
+        device: str = "auto",
+        progress: bool = True,
+    ):
+        self.descriptor_names = resolve(descriptors)
+        if reference < 0:
+            raise ValueError(f"reference must be a non-negative index into the normal images, got {reference}")
+        Resizer(resize, image_size)  # validates policy and size now, not at fit time
+        self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
+        self.device = _resolve_device(device)
+        self.backbone.to(self.device)
+        segmenter_kwargs = dict(segmenter_kwargs or {})
+        if self.device.type != "cpu" and isinstance(segmenter, str):
+            # SAM runs where the backbone runs; the offline segmenter ignores it
+            segmenter_kwargs.setdefault("device", str(self.device))
+        self.segmenter = create_segmenter(segmenter, **segmenter_kwargs)
+        self._aligner_spec = aligner
+        self._aligner_kwargs = dict(aligner_kwargs or {})
+        self.image_size = image_size
+        self.resize = resize
+        self.layers = tuple(layers) if layers else self.backbone.default_layers
+        self.pool = pool
+        self.top_percent = top_percent
+        self.reference = reference
+        self.sigma = sigma
+        self.descriptor_options = {name: dict(opts) for name, opts in (descriptor_options or {}).items()}
+        for name in ("patch", "class-patch", "foreground-patch"):
+            self.descriptor_options.setdefault(name, {}).setdefault("top_percent", top_percent)
+        unknown = set(self.descriptor_options) - set(DESCRIPTORS)
+        if unknown:
+            raise ValueError(f"descriptor_options for unknown descriptors {sorted(unknown)}; known: {list(DESCRIPTORS)}")
+        self.batch_size = batch_size
+        self.progress = progress
+        self.resizer: Resizer | None = None
+        self.aligner: Aligner | None = None
+        self.descriptors: list[Descriptor] = []
+        self.weights: dict[str, float] = {}
+        self.loo_scores: dict[str, list[float]] = {}
+        self.normal_parses: list[Parse] = []
+
+    def __repr__(self) -> str:
+        return (f"CompositionalDetector(backbone={self.backbone.name!r}, segmenter={self.segmenter!r}, "
+                f"aligner={self._aligner_spec!r}, descriptors={list(self.descriptor_names)})")
+
+    # -- stage 0 + 1: resize, features, segments ---------------------------------
+    def observe(self, images: Sequence) -> list[Observation]:
+        """Resize, extract features and segment (the work that does not depend on the normal images)."""
+        from ..data.io import load_image
+
+        items = [x if isinstance(x, Observation) else None for x in images]
+        todo = [i for i, x in enumerate(items) if x is None]
+        if not todo:
+            return items  # type: ignore[return-value]
+        loaded = [load_image(images[i]) for i in todo]
+        if self.resizer is None:
+            self.resizer = Resizer(self.resize, self.image_size).fit([im.shape[:2] for im in loaded])
+        bar = tqdm(total=len(todo), desc="parsing", unit="img", disable=not self.progress or len(todo) < 4)
+        for i, image in zip(todo, loaded):
+            items[i] = self._observe_one(image, source_name(images[i]))
+            bar.update(1)
+        bar.close()
+        return items  # type: ignore[return-value]
+
+    def _observe_one(self, image: np.ndarray, source: str) -> Observation:
+        assert self.resizer is not None
+        size = round_size(self.resizer.target(image.shape[:2]), self.backbone.size_multiple)
+        work = image if image.shape[:2] == size else cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        t0 = time.perf_counter()
+        fmaps = self.backbone.extract([work], size, self.layers)
+        feats = patch_features(fmaps, pool=self.pool)[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        t1 = time.perf_counter()
+        seg = self.segmenter.segment(work)
+        t2 = time.perf_counter()
+        return Observation(work, feats, seg, tuple(image.shape[:2]), source,
+                           {"features": t1 - t0, "segment": t2 - t1})
+
+    # -- fit -----------------------------------------------------------------
+    def fit(self, normal_images: Sequence) -> "CompositionalDetector":
+        if len(normal_images) == 0:
+            raise ValueError("fit() needs at least one normal image")
+        if self.reference >= len(normal_images):
+            raise ValueError(
+                f"reference index {self.reference} is out of range for {len(normal_images)} normal image(s)"
+            )
+        if not all(isinstance(x, Observation) for x in normal_images):
+            self.resizer = None  # a new support set decides the working size afresh
+        observations = self.observe(normal_images)
+        self.aligner = create_aligner(self._aligner_spec, **self._aligner_kwargs)
+        self.aligner.fit(observations[self.reference].view())
+        self.normal_parses = [self._parse(o)[0] for o in observations]
+        make = lambda: create_descriptors(self.descriptor_names, self.descriptor_options)  # noqa: E731
+        if len(self.normal_parses) >= 2:
+            self.weights, self.loo_scores = fusion.leave_one_out_weights(make, self.normal_parses)
+        else:
+            self.weights, self.loo_scores = fusion.fixed_weights(make()), {}
+        self.descriptors = [d.fit(self.normal_parses) for d in make()]
+        return self
+
+    def _parse(self, obs: Observation) -> tuple[Parse, float]:
+        assert self.aligner is not None
+        t = time.perf_counter()
+        classes = self.aligner.align(obs.view())
+        return Parse(obs.image, obs.features, classes, obs.source), time.perf_counter() - t
+
+    # -- predict ---------------------------------------------------------------
+    def predict(self, images: Sequence) -> list[Prediction]:
+        if not self.descriptors:
+            raise NotFittedError("call fit(normal_images) before predict()")
+        results = []
+        for item in tqdm(images, desc="scoring", unit="img", disable=not self.progress or len(images) < 4):
+            results.append(self._predict_one(self.observe([item])[0]))
+        return results
+
+    def _predict_one(self, obs: Observation) -> Prediction:
+        parse, t_align = self._parse(obs)
+        t0 = time.perf_counter()
+        scores = {d.name: d.score(parse) for d in self.descriptors}
+        t1 = time.perf_counter()
+        normalised = fusion.normalise({n: s.value for n, s in scores.items()}, self.weights)
+        score = fusion.fuse(normalised)
+        amap = explain.anomaly_map(parse, scores, self.weights, obs.shape, self.sigma)
+        t2 = time.perf_counter()
+        kinds = {d.name: d.kind for d in self.descriptors}
+        per = explain.descriptor_details(scores, self.weights, kinds)
+        details = {
+            "method": "compositional",
+            "descriptors": per,
+            "explanation": explain.summary(per),
+            "class_map": parse.classes.labels,
+            "n_classes": parse.n_classes,
+            "unknown_class": parse.unknown,
+            "segments": obs.segmentation.n_segments,
+            "timings": {**obs.timings, "align": t_align, "describe": t1 - t0, "fuse": t2 - t1},
+        }
+        return Prediction(score=score, anomaly_map=amap, source=obs.source, details=details)

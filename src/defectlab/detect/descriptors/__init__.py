@@ -1,0 +1,82 @@
+"""The seven descriptors of the compositional detector, and presets of them.
+
+Structural (local appearance): ``patch``, ``class-patch``,
+``foreground-patch`` (:mod:`.patch`). Logical (composition):
+``class-embedding``, ``class-histogram``, ``class-colour``,
+``class-location`` (:mod:`.logical`).
+
+Presets: ``full`` (all seven), ``vand`` (patch + foreground-patch +
+class-histogram: the reference's final competition choice). Any subset can be
+named: a list, or a comma-separated string.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .base import Descriptor, DescriptorScore, Parse, top_percent_mean
+from .logical import (
+    ClassColourDescriptor,
+    ClassEmbeddingDescriptor,
+    ClassHistogramDescriptor,
+    ClassLocationDescriptor,
+)
+from .patch import ClassAwarePatchDescriptor, ForegroundPatchDescriptor, PatchDescriptor
+
+DESCRIPTORS: dict[str, Callable[..., Descriptor]] = {
+    "patch": PatchDescriptor,
+    "class-patch": ClassAwarePatchDescriptor,
+    "foreground-patch": ForegroundPatchDescriptor,
+    "class-embedding": ClassEmbeddingDescriptor,
+    "class-histogram": ClassHistogramDescriptor,
+    "class-colour": ClassColourDescriptor,
+    "class-location": ClassLocationDescriptor,
+}
+STRUCTURAL = ("patch", "class-patch", "foreground-patch")
+LOGICAL = ("class-embedding", "class-histogram", "class-colour", "class-location")
+PRESETS: dict[str, tuple[str, ...]] = {
+    "full": STRUCTURAL + LOGICAL,
+    "vand": ("patch", "foreground-patch", "class-histogram"),
+    "structural": STRUCTURAL,
+    "logical": LOGICAL,
+}
+_ALIASES = {
+    "class-agnostic": "patch", "agnostic": "patch", "class-aware": "class-patch", "foreground": "foreground-patch",
+    "fg": "foreground-patch", "embedding": "class-embedding", "histogram": "class-histogram",
+    "colour": "class-colour", "color": "class-colour", "class-color": "class-colour", "location": "class-location",
+}
+
+
+def resolve(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """Descriptor names from a preset name, a comma-separated string or a list."""
+    if isinstance(spec, str):
+        if spec in PRESETS:
+            return PRESETS[spec]
+        spec = [s.strip() for s in spec.split(",") if s.strip()]
+    names: list[str] = []
+    for item in spec:
+        if item in PRESETS:
+            names += [n for n in PRESETS[item] if n not in names]
+            continue
+        name = _ALIASES.get(item, item)
+        if name not in DESCRIPTORS:
+            raise ValueError(
+                f"unknown descriptor {item!r}; choose from {list(DESCRIPTORS)} or a preset {list(PRESETS)}"
+            )
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise ValueError("no descriptors selected; name a preset (full, vand) or at least one descriptor")
+    return tuple(names)
+
+
+def create_descriptors(spec: str | Sequence[str] = "full", options: dict[str, dict] | None = None) -> list[Descriptor]:
+    """Fresh, unfitted descriptors; ``options[name]`` are constructor arguments for one of them."""
+    options = options or {}
+    return [DESCRIPTORS[name](**options.get(name, {})) for name in resolve(spec)]
+
+
+__all__ = [
+    "DESCRIPTORS", "LOGICAL", "PRESETS", "STRUCTURAL", "Descriptor", "DescriptorScore", "Parse",
+    "create_descriptors", "resolve", "top_percent_mean",
+]

@@ -1,0 +1,92 @@
+"""Explanations of a compositional prediction: text, anomaly map, class-map pictures.
+
+Everything here reads :class:`~defectlab.detect.descriptors.DescriptorScore`
+objects and the fusion weights; nothing is re-computed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from .descriptors.base import DescriptorScore, Parse
+
+
+def anomaly_map(
+    parse: Parse,
+    scores: dict[str, DescriptorScore],
+    weights: dict[str, float],
+    shape: tuple[int, int],
+    sigma: float = 4.0,
+) -> np.ndarray:
+    """(H, W) float32 map in normalised units, at the original image size ``shape``.
+
+    Patch descriptors contribute their per-patch distance / weight; logical
+    ones paint their normalised score over the class that drove it (and where
+    the nearest normal image has that class, so a missing part lights up
+    where it should have been). Same units as the image score: a normal
+    image's map stays around 1 or below per descriptor.
+    """
+    hw = parse.classes.labels.shape
+    total = np.zeros(hw, np.float32)
+    for name, s in scores.items():
+        w = weights[name]
+        if s.patch_map is not None:
+            total += cv2.resize(s.patch_map.astype(np.float32) / w, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
+        elif s.region is not None and s.value > 0:
+            total += s.region.astype(np.float32) * (s.value / w)
+    if total.shape != tuple(shape):
+        total = cv2.resize(total, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    if sigma > 0:
+        total = cv2.GaussianBlur(total, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    return total
+
+
+def descriptor_details(scores: dict[str, DescriptorScore], weights: dict[str, float],
+                       kinds: dict[str, str]) -> dict[str, dict]:
+    """Per descriptor: normalised score, raw score, weight, class and reason (JSON-friendly)."""
+    out = {}
+    for name, s in scores.items():
+        out[name] = {
+            "score": float(s.value / weights[name]),
+            "raw": float(s.value),
+            "weight": float(weights[name]),
+            "kind": kinds[name],
+            "class": s.cls,
+            "reason": s.reason,
+        }
+    return out
+
+
+def summary(details: dict[str, dict]) -> str:
+    """One line: the descriptor that contributed most, and why."""
+    if not details:
+        return ""
+    name, d = max(details.items(), key=lambda kv: kv[1]["score"])
+    return f"{name} {d['score']:.2f}x normal" + (f": {d['reason']}" if d["reason"] else "")
+
+
+def save_class_maps(predictions: Iterable, out_dir: str | Path, images: Iterable[np.ndarray] | None = None,
+                    names: Iterable[str] | None = None) -> list[Path]:
+    """Write each prediction's class map as ``<name>_classes.png`` (colours fixed per class id).
+
+    ``images`` (optional, same order) are blended underneath so parts can be
+    recognised. Predictions without a class map (other methods) are skipped.
+    """
+    from ..segment.visualize import save_class_map
+
+    out_dir = Path(out_dir)
+    images = list(images) if images is not None else None
+    names = list(names) if names is not None else None
+    written = []
+    for i, pred in enumerate(predictions):
+        labels = pred.details.get("class_map")
+        if labels is None:
+            continue
+        stem = names[i] if names else (Path(pred.source).stem if pred.source else f"image_{i:04d}")
+        image = images[i] if images is not None else None
+        written.append(save_class_map(out_dir / f"{stem}_classes.png", labels, pred.details.get("unknown_class"), image))
+    return written
