@@ -88,6 +88,7 @@ class SamSegmenter(Segmenter):
         scale = torch.tensor([reshaped[0, 1] / w, reshaped[0, 0] / h], dtype=torch.float32)
         grid = _point_grid(self.points_per_side) * torch.tensor([w, h], dtype=torch.float32) * scale
         masks, scores = [], []
+        proposals = 0
         for start in range(0, len(grid), self.points_per_batch):
             points = grid[start : start + self.points_per_batch]
             out = self.model(
@@ -100,6 +101,7 @@ class SamSegmenter(Segmenter):
                 out.pred_masks.cpu(), original, reshaped, binarize=False
             )[0]  # (P, 3, H, W)
             logits = logits.flatten(0, 1)
+            proposals += len(logits)
             iou = out.iou_scores.cpu().flatten()
             keep = iou > self.pred_iou_thresh
             if self.stability_score_thresh > 0:
@@ -109,8 +111,10 @@ class SamSegmenter(Segmenter):
         masks_t = torch.cat(masks) if masks else torch.zeros(0, h, w, dtype=torch.bool)
         scores_t = torch.cat(scores) if scores else torch.zeros(0)
         kept = self._filter(masks_t, scores_t)
-        seg = Segmentation.from_masks(kept, (h, w), self.name, candidates=int(len(masks_t)), kept=len(kept))
-        return seg
+        # proposals: prompts x 3 masks; passed: through the IoU and stability
+        # filters; kept: after area, background and NMS
+        return Segmentation.from_masks(kept, (h, w), self.name, proposals=proposals, passed=int(len(masks_t)),
+                                       kept=len(kept))
 
     def _filter(self, masks: torch.Tensor, scores: torch.Tensor) -> list[np.ndarray]:
         """Minimum area, background rule, then mask-IoU NMS best score first."""

@@ -178,10 +178,11 @@ def split_merged(view: View, stats: SegmentStats, reference: SegmentStats, assig
     labels = view.segmentation.labels.copy()
     out = dict(assignment)
     changed = False
+    split: set[int] = set()
     for missing in empty:
         candidates = [
-            seg for seg, cls in out.items()
-            if cls != missing and ref_app[cls - 1, missing - 1] <= gate
+            seg for seg, cls in assignment.items()
+            if seg not in split and cls != missing and ref_app[cls - 1, missing - 1] <= gate
             and stats.area[seg - 1] >= 1.5 * reference.area[cls - 1]
         ]
         if not candidates:
@@ -197,6 +198,7 @@ def split_merged(view: View, stats: SegmentStats, reference: SegmentStats, assig
         new_id = int(labels.max()) + 1
         labels[ys[halves == near], xs[halves == near]] = new_id
         out[new_id] = missing
+        split.add(seg)
         changed = True
     if not changed:
         return view, assignment

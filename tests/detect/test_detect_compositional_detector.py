@@ -1,0 +1,142 @@
+"""The compositional detector end to end: offline default, and SAM + DINOv2 from local (tiny random) weights."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from defectlab.detect.base import NotFittedError
+from defectlab.detect.compositional import CompositionalDetector, Observation
+from defectlab.detect.compositional_cli import (
+    ablation_table,
+    add_compositional_arguments,
+    compositional_kwargs,
+    descriptor_ablation,
+)
+from defectlab.detect.explain import save_class_maps
+from defectlab.detect.scenes import make_scenes
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    # pins: a missing one has a place where it should be, so the map can be checked
+    return make_scenes("pushpins", 5, {"missing": 1, "scratch": 1}, size=SIZE, seed=11)
+
+
+@pytest.fixture(scope="module")
+def fitted(scenes):
+    det = CompositionalDetector(segmenter="feature-cluster", image_size=SIZE, progress=False)
+    return det.fit([s.image for s in scenes[:4]])
+
+
+@pytest.fixture(scope="module")
+def predictions(fitted, scenes):
+    return fitted.predict([s.image for s in scenes[4:]])  # normal, missing, scratch
+
+
+def test_missing_part_outscores_normal_and_is_explained(predictions, scenes):
+    preds, missing = predictions, scenes[5]
+    assert preds[1].score > preds[0].score
+    d = preds[1].details
+    assert d["descriptors"]["class-histogram"]["score"] > 1.0
+    assert "missing part" in d["descriptors"]["class-histogram"]["reason"]
+    assert set(d["descriptors"]) == {"patch", "class-patch", "foreground-patch", "class-embedding",
+                                     "class-histogram", "class-colour", "class-location"}
+    assert preds[1].score == pytest.approx(sum(v["score"] for v in d["descriptors"].values()))
+    for key in ("explanation", "class_map", "unknown_class", "timings"):
+        assert key in d
+    assert set(d["timings"]) == {"features", "segment", "align", "describe", "fuse"}
+    # the map lights up where the pin should have been
+    amap, mask = preds[1].anomaly_map, missing.mask
+    assert amap.shape == mask.shape and amap[mask].mean() > amap[~mask].mean()
+
+
+def test_weights_come_from_leave_one_out(fitted):
+    assert set(fitted.loo_scores) == set(fitted.weights)
+    for name, scores in fitted.loo_scores.items():
+        assert len(scores) == 4 and fitted.weights[name] >= max(scores) - 1e-12
+
+
+def test_one_shot_uses_fixed_weights_and_observations_are_reusable(scenes):
+    det = CompositionalDetector(segmenter="feature-cluster", descriptors="vand", image_size=SIZE, progress=False)
+    obs = det.observe([s.image for s in scenes[:1]] + [scenes[5].image])
+    assert all(isinstance(o, Observation) for o in obs)
+    det.fit(obs[:1])
+    assert det.loo_scores == {} and det.weights == {"patch": 0.15, "foreground-patch": 0.15, "class-histogram": 1.0}
+    pred = det.predict([obs[1]])[0]
+    assert list(pred.details["descriptors"]) == ["patch", "foreground-patch", "class-histogram"]
+
+
+def test_class_maps_are_saved_as_pictures(predictions, scenes, tmp_path):
+    written = save_class_maps(predictions[:1], tmp_path, images=[scenes[4].image], names=["normal"])
+    assert [p.name for p in written] == ["normal_classes.png"]
+    from PIL import Image
+
+    assert Image.open(written[0]).size == (SIZE, SIZE)
+
+
+def test_errors_name_the_bad_value(scenes):
+    with pytest.raises(ValueError, match="unknown descriptor 'sharpness'"):
+        CompositionalDetector(descriptors="patch,sharpness", progress=False)
+    det = CompositionalDetector(segmenter="feature-cluster", reference=5, progress=False)
+    with pytest.raises(ValueError, match="reference index 5 is out of range for 2"):
+        det.fit([s.image for s in scenes[:2]])
+    with pytest.raises(NotFittedError):
+        CompositionalDetector(segmenter="feature-cluster", progress=False).predict([scenes[0].image])
+    with pytest.raises(ValueError, match="at least one"):
+        CompositionalDetector(segmenter="feature-cluster", progress=False).fit([])
+
+
+def test_cli_pieces_build_a_detector_and_an_ablation_table(predictions, scenes):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backbone", default="efficientnet-lite0")
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--resize", default="auto")
+    add_compositional_arguments(parser)
+    args = parser.parse_args(["--segmenter", "feature-cluster", "--descriptors", "vand", "--image-size", "128"])
+    kw = compositional_kwargs(args)
+    assert kw["descriptors"] == "vand" and kw["image_size"] == 128 and kw["segmenter"] == "feature-cluster"
+    CompositionalDetector(progress=False, **kw)
+    bad = parser.parse_args(["--descriptors", "nope"])
+    with pytest.raises(ValueError, match="unknown descriptor"):
+        compositional_kwargs(bad)
+
+    test = scenes[4:]
+    kinds = [s.kind if s.label else "" for s in test]
+    abl = descriptor_ablation([s.label for s in test], predictions, kinds)
+    assert abl["logical/class-histogram"] == 1.0  # the missing pin
+    assert "structural/all but class-colour" in abl and "all/vand" in abl
+    table = ablation_table([(4, 0, abl), (4, 1, abl)])
+    assert "| class-histogram | 100.0 ± 0.0 |" in table and "logical anomalies" in table
+    with pytest.raises(ValueError, match="no per-descriptor scores"):
+        ablation_table([argparse.Namespace(shots=1, seed=0, details={})])
+
+
+@pytest.mark.slow
+def test_sam_and_dinov2_from_local_directories(tmp_path, scenes):
+    transformers = pytest.importorskip("transformers")
+    import importlib.util
+    from pathlib import Path
+
+    # the tiny-SAM builder lives with the SAM tests; load it from there rather than copy it
+    path = Path(__file__).parents[1] / "segment" / "test_segment_sam.py"
+    spec = importlib.util.spec_from_file_location("_tiny_sam", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    save_tiny_sam = module.save_tiny_sam
+
+    dino = tmp_path / "dino"
+    transformers.Dinov2Model(transformers.Dinov2Config(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=14,
+        image_size=56)).save_pretrained(dino)
+    sam = save_tiny_sam(tmp_path / "sam")
+    det = CompositionalDetector(
+        backbone=str(dino), segmenter=str(sam), image_size=112, progress=False,
+        segmenter_kwargs=dict(points_per_side=3, pred_iou_thresh=0, stability_score_thresh=0, min_area=0),
+    )
+    det.fit([s.image for s in scenes[:2]])
+    pred = det.predict([scenes[5].image])[0]
+    assert np.isfinite(pred.score) and pred.anomaly_map.shape == (SIZE, SIZE)
+    assert pred.details["class_map"].shape == (112, 112)

@@ -1,0 +1,67 @@
+"""SAM through the exact loading path a user takes, with a tiny random checkpoint (no download)."""
+
+import numpy as np
+import pytest
+
+from defectlab.backbones import ModelNotFoundError
+from defectlab.segment import create_segmenter
+from defectlab.segment.sam import SamSegmenter, _point_grid, _stability
+
+transformers = pytest.importorskip("transformers")
+
+
+def save_tiny_sam(path):
+    """A SAM with 2 tiny ViT blocks at 64 px, plus its processor, saved like a downloaded checkpoint."""
+    vision = transformers.SamVisionConfig(
+        hidden_size=16, output_channels=8, num_hidden_layers=2, num_attention_heads=2, image_size=64,
+        patch_size=16, window_size=2, global_attn_indexes=[1], num_pos_feats=4, mlp_dim=32)
+    prompt = transformers.SamPromptEncoderConfig(hidden_size=8, image_size=64, patch_size=16, mask_input_channels=4)
+    decoder = transformers.SamMaskDecoderConfig(hidden_size=8, mlp_dim=16, num_hidden_layers=1, num_attention_heads=2,
+                                                iou_head_hidden_dim=8)
+    model = transformers.SamModel(transformers.SamConfig(vision_config=vision, prompt_encoder_config=prompt,
+                                                         mask_decoder_config=decoder))
+    model.save_pretrained(path)
+    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    processor = transformers.SamProcessor(image_processor=SamImageProcessorPil(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64},
+        mask_size={"longest_edge": 16}, mask_pad_size={"height": 16, "width": 16}))
+    processor.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_sam(tmp_path_factory):
+    return save_tiny_sam(tmp_path_factory.mktemp("sam"))
+
+
+def test_loads_by_directory_and_returns_a_label_map(tiny_sam):
+    # random weights predict nothing SAM would keep, so the filters are opened up
+    seg = create_segmenter(str(tiny_sam), points_per_side=3, pred_iou_thresh=0, stability_score_thresh=0,
+                           min_area=0)
+    assert isinstance(seg, SamSegmenter)
+    image = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
+    out = seg.segment(image)
+    assert out.labels.shape == (48, 80) and out.source == "sam"
+    assert out.info["proposals"] == 3 * 3 * 3  # three masks per prompt
+    assert out.info["kept"] == out.n_segments <= out.info["passed"]
+
+
+def test_default_filters_drop_random_masks_without_failing(tiny_sam):
+    out = create_segmenter("sam", model=str(tiny_sam), points_per_side=2).segment(np.zeros((32, 32, 3), np.uint8))
+    assert out.n_segments == 0
+
+
+def test_missing_checkpoint_says_how_to_get_it(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="huggingface-cli download"):
+        create_segmenter("sam", model=str(tmp_path / "no-such-sam"))
+
+
+def test_point_grid_and_stability():
+    grid = _point_grid(2)
+    assert grid.tolist() == [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]
+    import torch
+
+    sharp = torch.full((1, 4, 4), -10.0)
+    sharp[0, :2] = 10.0
+    assert _stability(sharp, 1.0).item() == 1.0
