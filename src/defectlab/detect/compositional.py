@@ -150,7 +150,9 @@ class CompositionalDetector(Detector):
             self.descriptor_options.setdefault(name, {}).setdefault("top_percent", top_percent)
         unknown = set(self.descriptor_options) - set(DESCRIPTORS)
         if unknown:
-            raise ValueError(f"descriptor_options for unknown descriptors {sorted(unknown)}; known: {list(DESCRIPTORS)}")
+            raise ValueError(
+                f"descriptor_options for unknown descriptors {sorted(unknown)}; known: {list(DESCRIPTORS)}"
+            )
         self.batch_size = batch_size
         self.progress = progress
         self.resizer: Resizer | None = None

@@ -37,10 +37,12 @@ def add_compositional_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"preset ({', '.join(PRESETS)}) or comma-separated names from: {', '.join(DESCRIPTORS)} "
                         "(default: %(default)s)")
     g.add_argument("--sam-model", default=None,
-                   help="SAM checkpoint (hub id or local dir) for --segmenter sam/auto (default: facebook/sam-vit-base)")
+                   help="SAM checkpoint (hub id or local dir) for --segmenter sam/auto "
+                        "(default: facebook/sam-vit-base)")
     g.add_argument("--sam-points", type=int, default=None, help="SAM prompt grid points per side (default: 16)")
     g.add_argument("--propagator-model", default=None,
-                   help="SAM 2 checkpoint (hub id or local dir) for --aligner sam2 (default: facebook/sam2.1-hiera-tiny)")
+                   help="SAM 2 checkpoint (hub id or local dir) for --aligner sam2 "
+                        "(default: facebook/sam2.1-hiera-tiny)")
     g.add_argument("--reference", type=int, default=0,
                    help="index of the normal image whose parts define the classes (default: %(default)s)")
     g.add_argument("--class-maps", action="store_true",

@@ -88,5 +88,6 @@ def save_class_maps(predictions: Iterable, out_dir: str | Path, images: Iterable
             continue
         stem = names[i] if names else (Path(pred.source).stem if pred.source else f"image_{i:04d}")
         image = images[i] if images is not None else None
-        written.append(save_class_map(out_dir / f"{stem}_classes.png", labels, pred.details.get("unknown_class"), image))
+        unknown = pred.details.get("unknown_class")
+        written.append(save_class_map(out_dir / f"{stem}_classes.png", labels, unknown, image))
     return written

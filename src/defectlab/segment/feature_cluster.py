@@ -57,8 +57,10 @@ class FeatureClusterSegmenter(Segmenter):
         texture; texture still separates same-coloured surfaces.
     min_area: segments smaller than this fraction of the image are merged
         into their most similar neighbour.
-    min_thickness: segments thinner than this many pixels (at the working
-        size) are rims or shadows and are merged the same way; 0 keeps them.
+    min_thickness: segments that mostly vanish under a morphological
+        opening with a disc of this radius (pixels at the working size: about
+        7 px wide) are rims or shadows and are merged the same way; 0 keeps
+        them.
     background_like: segments that look like a background segment are
         background too.
     """

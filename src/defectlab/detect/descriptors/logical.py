@@ -6,8 +6,9 @@ Each describes the composition rather than the surface:
   part is);
 - ``class-histogram``: the share of the image each class covers (how much
   of it there is: missing, extra, half a part);
-- ``class-colour``: per pixel CIELAB a divided by b, averaged per class (the
-  reference's hue cue: brightness L is dropped, so lighting matters little);
+- ``class-colour``: the colour of each class with CIELAB lightness dropped,
+  so lighting matters little: its mean chroma (a, b) (the reference averaged
+  a / b per pixel, available as ``mode="ratio"``);
 - ``class-location``: where each class is: its mean position (the
   reference used its distance from the image origin (0, 0), available as
   ``mode="origin"``).
@@ -142,7 +143,8 @@ class ClassVectorDescriptor(Descriptor):
         if j is not None:
             expected = self.normals[j].classes.labels == cls
             if expected.shape != region.shape:
-                expected = cv2.resize(expected.astype(np.uint8), region.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+                expected = cv2.resize(expected.astype(np.uint8), region.shape[::-1],
+                                      interpolation=cv2.INTER_NEAREST) > 0
             region = region | expected
         return region
 

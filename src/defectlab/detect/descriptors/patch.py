@@ -49,7 +49,8 @@ class PatchDescriptor(Descriptor):
             raise NotFittedDescriptorError(f"{self.name}: call fit() first")
         dist = self.index.distance(parse.flat_features)
         value = top_percent_mean(dist, self.top_percent)
-        return DescriptorScore(value, reason=f"worst {self.top_percent:g} % of patches", patch_map=dist.reshape(parse.grid))
+        reason = f"worst {self.top_percent:g} % of patches"
+        return DescriptorScore(value, reason=reason, patch_map=dist.reshape(parse.grid))
 
 
 class ClassAwarePatchDescriptor(Descriptor):
@@ -84,7 +85,9 @@ class ClassAwarePatchDescriptor(Descriptor):
             value = top_percent_mean(dist[sel], self.top_percent)
             if value > worst or worst_cls is None:
                 worst, worst_cls = value, int(c)
-        reason = f"{class_name(parse, worst_cls)}: its patches are unlike its normal patches" if worst_cls is not None else ""
+        reason = ""
+        if worst_cls is not None:
+            reason = f"{class_name(parse, worst_cls)}: its patches are unlike its normal patches"
         return DescriptorScore(worst, worst_cls, reason, patch_map=dist.reshape(parse.grid))
 
 
