@@ -57,6 +57,8 @@ def test_weights_come_from_leave_one_out(fitted):
     assert set(fitted.loo_scores) == set(fitted.weights)
     for name, scores in fitted.loo_scores.items():
         assert len(scores) == 4 and fitted.weights[name] >= max(scores) - 1e-12
+    normal = fitted.normal_scores()
+    assert len(normal) == 4 and max(normal) <= len(fitted.weights) + 1e-9  # each term is at most 1
 
 
 def test_one_shot_uses_fixed_weights_and_observations_are_reusable(scenes):

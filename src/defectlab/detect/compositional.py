@@ -220,6 +220,17 @@ class CompositionalDetector(Detector):
         self.descriptors = [d.fit(self.normal_parses) for d in make()]
         return self
 
+    def normal_scores(self) -> list[float]:
+        """Each normal shot's fused score against the other shots, from fit()'s leave-one-out.
+
+        A flagging threshold for free (their maximum), with no extra fits;
+        empty with one shot.
+        """
+        if not self.loo_scores:
+            return []
+        k = len(next(iter(self.loo_scores.values())))
+        return [sum(self.loo_scores[n][i] / self.weights[n] for n in self.loo_scores) for i in range(k)]
+
     def _parse(self, obs: Observation) -> tuple[Parse, float]:
         assert self.aligner is not None
         t = time.perf_counter()
