@@ -64,3 +64,18 @@ def test_evaluate_prints_and_saves_the_table(demo_root, tmp_path, capsys):
 def test_evaluate_bad_root(tmp_path, capsys):
     assert main(["evaluate", "--dataset", "mvtec-ad", "--root", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_evaluate_compositional_with_ablation(demo_root, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--dataset", "folder", "--root", str(demo_root), "--shots", "2", "--seeds", "0",
+                 "--method", "compositional", "--segmenter", "feature-cluster", "--descriptors", "vand",
+                 "--image-size", "128", "--no-pixel", "--ablation", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "image_auroc/all" in printed
+    assert "patch" in printed.split("image_auroc/all")[-1]  # the ablation table names descriptors
+
+
+def test_ablation_needs_the_compositional_method(demo_root, tmp_path, capsys):
+    assert main(["evaluate", "--dataset", "folder", "--root", str(demo_root), "--ablation"]) == 2
+    assert "--method compositional" in capsys.readouterr().err

@@ -99,8 +99,13 @@ def evaluate(
     max_test: int | None = None,
     pixel: bool = True,
     progress: bool = True,
+    run_details: Callable[[list[Sample], list[Prediction]], dict] | None = None,
 ) -> list[RunResult]:
-    """Every (shots, seed) run on one dataset category."""
+    """Every (shots, seed) run on one dataset category.
+
+    ``run_details(test, predictions)``, if given, computes extra per-run
+    results from the predictions (the compositional descriptor ablation).
+    """
     test = dataset.test_samples()
     if max_test is not None and len(test) > max_test:
         # An even, deterministic subsample keeps every anomaly type represented.
@@ -115,6 +120,7 @@ def evaluate(
         # test pool; an image must never be scored against itself.
         held_out = [s for s in test if s.image_path not in set(support)]
         start = time.perf_counter()
-        values, _ = evaluate_run(make_detector(), support, held_out, pixel, defects_config, progress)
-        results.append(RunResult(dataset.category, k, seed, values, time.perf_counter() - start))
+        values, predictions = evaluate_run(make_detector(), support, held_out, pixel, defects_config, progress)
+        details = run_details(held_out, predictions) if run_details else {}
+        results.append(RunResult(dataset.category, k, seed, values, time.perf_counter() - start, details))
     return results

@@ -78,7 +78,8 @@ def run_detect(args: argparse.Namespace) -> int:
 
     try:
         summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args), method=args.method,
-                                threshold=args.threshold, skip_bad=args.skip_bad)
+                                threshold=args.threshold, skip_bad=args.skip_bad,
+                                class_maps=getattr(args, "class_maps", False))
     except ImageLoadError as err:
         raise ImageLoadError(f"{err}\n(with defectlab detect, --skip-bad skips unreadable files)") from err
     print(summary)
@@ -97,17 +98,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not categories:
         raise FileNotFoundError(f"no {args.dataset} categories found under {args.root}")
     kwargs = detector_kwargs(args)
+    run_details = None
+    if args.ablation:
+        if args.method != "compositional":
+            raise ValueError("--ablation reports the compositional method's descriptors; add --method compositional")
+        from .compositional_cli import descriptor_ablation
+
+        run_details = lambda test, preds: {"ablation": descriptor_ablation(test, preds)}  # noqa: E731
     results = []
     start = time.perf_counter()
     for category in categories:
         dataset = get_dataset(args.dataset, args.root, category)
         results += evaluate(dataset, lambda: create_detector(args.method, progress=False, **kwargs),
-                            args.shots, args.seeds, max_test=args.max_test, pixel=not args.no_pixel)
+                            args.shots, args.seeds, max_test=args.max_test, pixel=not args.no_pixel,
+                            run_details=run_details)
     table = report.markdown_table(results)
     header = (f"# defectlab evaluate: {args.dataset} ({', '.join(categories)})\n\n"
               f"method {args.method}, {json.dumps(kwargs)}; shots {args.shots}, seeds {args.seeds}; "
               f"values in %, mean ± std over seeds; {time.perf_counter() - start:.0f} s\n\n")
-    if args.ablation and args.method == "compositional":
+    if args.ablation:
         from .compositional_cli import ablation_table
 
         table += "\n\n" + ablation_table(results)

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..backbones import Backbone, cached_backbone, patch_features
+from ..backbones import Backbone, cached_backbone, patch_features, resolve_device
 from ..backbones.base import round_size
 from ..segment import View, create_aligner, create_segmenter
 from ..segment.aligners.base import Aligner
@@ -42,17 +42,6 @@ from . import explain, fusion
 from .base import Detector, NotFittedError, Prediction, source_name
 from .descriptors import DESCRIPTORS, Descriptor, Parse, create_descriptors, resolve
 from .preprocess import Resizer
-
-
-def _resolve_device(device: str):
-    try:
-        from ..backbones import resolve_device
-    except ImportError:  # older backbones package
-        import torch
-
-        return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                            ("cpu" if device == "auto" else device))
-    return resolve_device(device)
 
 
 @dataclass(eq=False)
@@ -129,7 +118,7 @@ class CompositionalDetector(Detector):
             raise ValueError(f"reference must be a non-negative index into the normal images, got {reference}")
         Resizer(resize, image_size)  # validates policy and size now, not at fit time
         self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.backbone.to(self.device)
         segmenter_kwargs = dict(segmenter_kwargs or {})
         if self.device.type != "cpu" and isinstance(segmenter, str):

@@ -30,6 +30,7 @@ def detect_folder(
     method: str = "patch-knn",
     threshold: float | None = None,
     skip_bad: bool = False,
+    class_maps: bool = False,
 ) -> str:
     on_error = "skip" if skip_bad else "raise"
     normal_arrays, normal_paths = load_images(list_images(normal_dir), on_error=on_error)
@@ -38,7 +39,7 @@ def detect_folder(
     detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
     fit_seconds = time.perf_counter() - start
     if threshold is None:
-        threshold = normal_threshold(method, detector_kwargs, normal_arrays)
+        threshold = normal_threshold(detector, method, detector_kwargs, normal_arrays)
 
     results = []
     start = time.perf_counter()
@@ -63,6 +64,11 @@ def detect_folder(
         rows.append({"image": str(path), "score": f"{pred.score:.6f}",
                      "anomalous": "" if threshold is None else int(flagged)})
     write_text_atomic(out / "scores.csv", _csv(rows))
+    if class_maps:
+        from .explain import save_class_maps
+
+        save_class_maps([r[2] for r in results], out / "class_maps", [r[1] for r in results],
+                        [r[0].stem for r in results])
     save_png_atomic(out / "summary.png", contact_sheet([(r[0].name, r[1], r[2]) for r in results[:12]], vmin, vmax))
     n_flagged = sum(1 for r in rows if r["anomalous"] == 1)
     summary = "\n".join([
@@ -77,6 +83,7 @@ def detect_folder(
         "",
         "Most anomalous:",
         *[f"  {float(r['score']):.4f}  {Path(r['image']).name}" for r in rows[:10]],
+        *_explanations(results[:10]),
         "",
         f"Written: {out / 'scores.csv'}, {out / 'overlays'}/, {out / 'summary.png'}",
     ])
@@ -84,12 +91,16 @@ def detect_folder(
     return summary
 
 
-def normal_threshold(method: str, detector_kwargs: dict, normals: list[np.ndarray]) -> float | None:
+def normal_threshold(detector, method: str, detector_kwargs: dict, normals: list[np.ndarray]) -> float | None:
     """Leave-one-out: score each normal image against the others and take the
     maximum. With one normal image there is nothing to hold out: no threshold.
-    Costs k extra fits, which at few-shot scale is seconds."""
+    Detectors that already did this while fitting (compositional: its fusion
+    weights come from it) expose ``normal_scores()``; otherwise it costs k
+    extra fits, which at few-shot scale is seconds."""
     if len(normals) < 2:
         return None
+    if hasattr(detector, "normal_scores"):
+        return float(max(detector.normal_scores()))
     scores = []
     for i in tqdm(range(len(normals)), desc="threshold (leave-one-out)", unit="fit", leave=False):
         rest = normals[:i] + normals[i + 1 :]
@@ -122,6 +133,12 @@ def contact_sheet(items: list[tuple[str, np.ndarray, object]], vmin: float, vmax
         row += [np.full((tile, width, 3), 255, np.uint8)] * (cols - len(row))
         rows.append(np.concatenate(row, axis=1))
     return np.concatenate(rows, axis=0)
+
+
+def _explanations(results) -> list[str]:
+    """The detector's own one-line reasons (compositional: which descriptor and class drove the score)."""
+    lines = [f"  {path.name}: {pred.details['explanation']}" for path, _, pred in results if pred.details.get("explanation")]
+    return ["", "Why:", *lines] if lines else []
 
 
 def _csv(rows: list[dict]) -> str:
