@@ -173,12 +173,17 @@ def evaluate(
     limit: int | None = None,
     progress: bool = True,
     log=print,
+    samples: Sequence | None = None,
 ) -> list[dict]:
-    """Run the protocol; returns table rows (one per method and class, plus "all")."""
+    """Run the protocol; returns table rows (one per method and class, plus "all").
+
+    ``samples`` overrides the dataset's defective test images (e.g. a
+    validation subset of the training classes, for development).
+    """
     from .session import ClickModel
 
     ds = get_dataset(dataset, root, category)
-    defective = [s for s in ds.test_samples() if s.label == 1]
+    defective = [s for s in (ds.test_samples() if samples is None else samples) if s.label == 1]
     available = sorted({s.anomaly_type for s in defective})
     if types:
         unknown = sorted(set(types) - set(available))

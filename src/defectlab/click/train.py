@@ -62,12 +62,12 @@ class TrainConfig:
     train_types: tuple[str, ...] = DEFAULT_TRAIN_TYPES
     n_normals: int = 64  # normal reference size (drawn from the train split)
     n_synthetic: int = 400
-    iterations: int = 2500
+    iterations: int = 1500
     batch_size: int = 8
     crop: int = 192
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    max_rounds: int = 3
+    max_rounds: int = 4
     no_click_fraction: float = 0.1
     no_prompt_fraction: float = 0.3
     real_fraction: float = 0.5

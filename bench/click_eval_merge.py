@@ -1,0 +1,36 @@
+"""Merge click-eval CSVs of the same images run as separate processes into one table.
+
+``defectlab click-eval --methods a,b,c`` runs the methods one after the
+other; on a 2-core machine the held-out set finishes sooner when the slow
+baselines run in a second process. The protocol is deterministic, so the
+rows are exactly those a single run would give.
+
+    python bench/click_eval_merge.py OUT_DIR RUN_DIR1 RUN_DIR2 ... [--header TEXT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out")
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--header", default="")
+    args = ap.parse_args()
+    from defectlab.click.evaluate import write_results, markdown_table
+
+    rows = []
+    for run in args.runs:
+        for row in csv.DictReader(open(Path(run) / "click_eval.csv")):
+            rows.append({k: (v if k in ("method", "class") else (int(v) if k in ("images", "NoF@90") else float(v))) for k, v in row.items()})
+    write_results(rows, args.out, args.header)
+    print(markdown_table(rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
