@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from click_testutil import one_thread  # noqa: F401 (a fixture)
 from defectlab.click.clicks import Click, click_maps, farthest_from_boundary, next_click, random_click_inside
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,11 +1,11 @@
 """click-eval end to end on a tiny generated MVTec-layout folder, through the real CLI."""
 
-import pytest
 import csv
 
-from click_testutil import make_mvtec, tiny_checkpoint
+import pytest
+
+from click_testutil import make_mvtec, tiny_checkpoint, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.cli import main
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,10 +3,9 @@ import json
 import pytest
 import torch
 
-from click_testutil import TEST_TEXT_DIM, tiny_checkpoint
+from click_testutil import TEST_TEXT_DIM, tiny_checkpoint, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click.checkpoint import ClickConfig, load_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from click_testutil import texture, with_blob
+from click_testutil import texture, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click.residual import ImageFeatures, NormalReference
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

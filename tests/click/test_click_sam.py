@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from click_testutil import one_thread  # noqa: F401 (a fixture)
 from defectlab.click.baselines import SAM, ImageContext
 from defectlab.click.clicks import Click
 from defectlab.click.evaluate import build_methods, simulate
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from click_testutil import texture, tiny_checkpoint, with_blob
+from click_testutil import texture, tiny_checkpoint, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click import Click, ClickModel, ClickSession, NormalReference
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

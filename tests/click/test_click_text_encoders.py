@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from click_testutil import one_thread  # noqa: F401 (a fixture)
 from defectlab.click.text_encoders import CLIPTextEncoder, create_text_encoder, minilm_path
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from click_testutil import TEST_TEXT_DIM, make_mvtec
+from click_testutil import TEST_TEXT_DIM, make_mvtec, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click.checkpoint import load_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
 from defectlab.click.train import TrainConfig, mask_loss, simulate_clicks, train
-from click_testutil import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
