@@ -56,7 +56,13 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=24)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--image-size", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=None, help="torch and faiss threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        import faiss
+
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
 
     data = images(args.shots + args.images)
     normal, test = data[: args.shots], data[args.shots :]
