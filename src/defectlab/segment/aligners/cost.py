@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import SegmentStats
+from .base import Aligner, ClassMap, NotFittedAlignerError, SegmentStats, View, paint, segment_stats
 
 
 @dataclass
@@ -99,3 +99,31 @@ class MatchCost:
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - a @ b.T, 0.0, 2.0)
+
+
+class CostAligner(Aligner):
+    """Aligners that match a view's segments to the reference's parts by a :class:`MatchCost`.
+
+    Holds what they share: the reference's segment statistics, the cost
+    calibrated on them, and the empty cases; subclasses implement ``match``.
+    """
+
+    def __init__(self, cost: MatchCost | None = None, **cost_kwargs):
+        self.cost = cost or MatchCost(**cost_kwargs)
+        self.reference: SegmentStats | None = None
+
+    def fit(self, reference: View) -> "CostAligner":
+        self.reference = segment_stats(reference)
+        self.cost.calibrate(self.reference)
+        return self
+
+    def align(self, view: View) -> ClassMap:
+        if self.reference is None:
+            raise NotFittedAlignerError("call fit(reference) before align()")
+        stats = segment_stats(view)
+        if len(stats) == 0 or len(self.reference) == 0:
+            return paint(view.segmentation, {}, len(self.reference))
+        return self.match(view, stats)
+
+    def match(self, view: View, stats: SegmentStats) -> ClassMap:
+        raise NotImplementedError

@@ -28,34 +28,17 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .base import (
-    Aligner, ClassMap, NotFittedAlignerError, SegmentStats, View, absorb_fragments, paint, segment_stats,
-    split_merged,
-)
-from .cost import MatchCost
+from .base import ClassMap, SegmentStats, View, absorb_fragments, paint, split_merged
+from .cost import CostAligner
 
 FORBIDDEN = 1e6
 
 
-class HungarianAligner(Aligner):
+class HungarianAligner(CostAligner):
     name = "hungarian"
 
-    def __init__(self, cost: MatchCost | None = None, **cost_kwargs):
-        self.cost = cost or MatchCost(**cost_kwargs)
-        self.reference: SegmentStats | None = None
-
-    def fit(self, reference: View) -> "HungarianAligner":
-        self.reference = segment_stats(reference)
-        self.cost.calibrate(self.reference)
-        return self
-
-    def align(self, view: View) -> ClassMap:
-        if self.reference is None:
-            raise NotFittedAlignerError("call fit(reference) before align()")
-        stats = segment_stats(view)
+    def match(self, view: View, stats: SegmentStats) -> ClassMap:
         n_ref = len(self.reference)
-        if len(stats) == 0 or n_ref == 0:
-            return paint(view.segmentation, {}, n_ref)
         appearance = self.cost.appearance(stats, self.reference)
         total, allowed = self.cost.total(stats, self.reference)
         total = np.where(allowed, total, FORBIDDEN)

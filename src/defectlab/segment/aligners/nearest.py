@@ -10,31 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (
-    Aligner, ClassMap, NotFittedAlignerError, SegmentStats, View, absorb_fragments, paint, segment_stats,
-)
-from .cost import MatchCost
+from .base import ClassMap, SegmentStats, View, absorb_fragments, paint
+from .cost import CostAligner
 
 
-class NearestAligner(Aligner):
+class NearestAligner(CostAligner):
     name = "nearest"
 
-    def __init__(self, cost: MatchCost | None = None, **cost_kwargs):
-        self.cost = cost or MatchCost(**cost_kwargs)
-        self.reference: SegmentStats | None = None
-
-    def fit(self, reference: View) -> "NearestAligner":
-        self.reference = segment_stats(reference)
-        self.cost.calibrate(self.reference)
-        return self
-
-    def align(self, view: View) -> ClassMap:
-        if self.reference is None:
-            raise NotFittedAlignerError("call fit(reference) before align()")
-        stats = segment_stats(view)
+    def match(self, view: View, stats: SegmentStats) -> ClassMap:
         n_ref = len(self.reference)
-        if len(stats) == 0 or n_ref == 0:
-            return paint(view.segmentation, {}, n_ref)
         total, allowed = self.cost.total(stats, self.reference)
         total = np.where(allowed, total, np.inf)
         assignment = {}
