@@ -41,8 +41,12 @@ class Resizer:
             raise ValueError(f"unknown resize policy {self.policy!r}; choose from {POLICIES}")
         if self.size < self.min_side:
             raise ValueError(f"image size {self.size} is below the minimum of {self.min_side} px")
+        # ``policy`` becomes the resolved one after fit(); a later fit on other
+        # images must resolve "auto" afresh, so the request is kept apart.
+        self.requested = self.policy
 
     def fit(self, shapes: list[tuple[int, int]]) -> "Resizer":
+        self.policy, self.scale = self.requested, None
         if self.policy == "auto":
             aspects = {round(h / w, 2) for h, w in shapes}
             self.policy = "shorter-side" if len(set(shapes)) == 1 or len(aspects) == 1 else "common-scale"
