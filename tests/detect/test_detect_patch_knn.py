@@ -29,6 +29,17 @@ def test_defects_score_higher_and_maps_point_at_them(scenes):
         assert inside > 2 * outside
 
 
+def test_normal_scores_leave_one_out(scenes):
+    normals, good, _, _ = scenes
+    det = PatchKNNDetector(image_size=128, progress=False).fit(normals)
+    scores = det.normal_scores()
+    assert len(scores) == len(normals)
+    # Equal to refitting on the other images, as long as the resize is fixed.
+    rest = PatchKNNDetector(image_size=128, resize="shorter-side", progress=False).fit(normals[1:])
+    assert scores[0] == pytest.approx(rest.predict([normals[0]])[0].score, rel=1e-4)
+    assert PatchKNNDetector(image_size=128, progress=False).fit(normals[:1]).normal_scores() == []
+
+
 def test_predict_before_fit_raises():
     with pytest.raises(NotFittedError):
         PatchKNNDetector(progress=False).predict([np.zeros((64, 64, 3), np.uint8)])
@@ -77,6 +88,9 @@ def test_resizer_policies():
     assert Resizer("squash", 64).fit([(10, 20)]).target((300, 50)) == (64, 64)
     with pytest.raises(ValueError, match="resize policy"):
         Resizer("crop")
+    # A refit resolves "auto" afresh instead of keeping the first images' answer.
+    r = Resizer("auto", 100).fit([(200, 300), (400, 250)])
+    assert r.fit([(200, 300), (200, 300)]).policy == "shorter-side" and r.scale is None
 
 
 def test_cosine_index_matches_brute_force():

@@ -38,6 +38,12 @@ class Detector:
     def predict(self, images: Sequence) -> list[Prediction]:
         raise NotImplementedError
 
+    def normal_scores(self) -> list[float]:
+        """Each normal image of the last fit scored against the others
+        (leave-one-out), from what fit() computed; [] with fewer than two.
+        Their maximum is a label-free flagging threshold."""
+        raise NotImplementedError
+
     def predict_one(self, image) -> Prediction:
         return self.predict([image])[0]
 

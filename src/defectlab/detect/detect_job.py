@@ -39,7 +39,9 @@ def detect_folder(
     detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
     fit_seconds = time.perf_counter() - start
     if threshold is None:
-        threshold = normal_threshold(detector, method, detector_kwargs, normal_arrays)
+        # Leave-one-out over the normal images: the highest score a normal image
+        # gets against the others. With one normal image there is no threshold.
+        threshold = max(detector.normal_scores(), default=None)
 
     results = []
     start = time.perf_counter()
@@ -89,24 +91,6 @@ def detect_folder(
     ])
     write_text_atomic(out / "summary.md", summary + "\n")
     return summary
-
-
-def normal_threshold(detector, method: str, detector_kwargs: dict, normals: list[np.ndarray]) -> float | None:
-    """Leave-one-out: score each normal image against the others and take the
-    maximum. With one normal image there is nothing to hold out: no threshold.
-    Detectors that already did this while fitting (compositional: its fusion
-    weights come from it) expose ``normal_scores()``; otherwise it costs k
-    extra fits, which at few-shot scale is seconds."""
-    if len(normals) < 2:
-        return None
-    if hasattr(detector, "normal_scores"):
-        return float(max(detector.normal_scores()))
-    scores = []
-    for i in tqdm(range(len(normals)), desc="threshold (leave-one-out)", unit="fit", leave=False):
-        rest = normals[:i] + normals[i + 1 :]
-        det = create_detector(method, progress=False, **detector_kwargs).fit(rest)
-        scores.append(det.predict([normals[i]])[0].score)
-    return float(max(scores))
 
 
 def map_range(maps: list[np.ndarray]) -> tuple[float, float]:

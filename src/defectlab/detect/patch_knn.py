@@ -106,13 +106,27 @@ class PatchKNNDetector(Detector):
         feats = []
         for chunk in _chunks(bank_images, self.batch_size, self.progress, "memory bank"):
             feats.extend(self.embed(chunk))
-        flat = [f.reshape(-1, f.shape[-1]) for f in feats]
-        bank = np.concatenate(flat)
+        rows = [f.reshape(-1, f.shape[-1]) for f in feats]
         if self.foreground == "pca":
             self._fg_axis = _foreground_axis(feats)
-            bank = np.concatenate([f[self._fg_mask(g)] for f, g in zip(flat, feats)])
-        self.index = CosineIndex(bank, device=self.backbone.device)
+            rows = [r[self._fg_mask(f)] for r, f in zip(rows, feats)]
+        self.index = CosineIndex(np.concatenate(rows), device=self.backbone.device)
+        # Kept for normal_scores(): each image's bank rows (all its views) and
+        # its unaugmented features, so leave-one-out needs no second pass.
+        views = len(bank_images) // len(images)
+        self._normal_rows = [np.concatenate(rows[i * views : (i + 1) * views]) for i in range(len(images))]
+        self._normal_feats = feats[::views]
         return self
+
+    def normal_scores(self) -> list[float]:
+        if self.index is None:
+            raise NotFittedError("call fit(normal_images) before normal_scores()")
+        scores = []
+        for i, feat in enumerate(self._normal_feats if len(self._normal_feats) > 1 else []):
+            others = CosineIndex(np.concatenate(self._normal_rows[:i] + self._normal_rows[i + 1 :]),
+                                 device=self.backbone.device)
+            scores.append(top_percent_mean(self._distances(feat, others), self.top_percent))
+        return scores
 
     def _fg_mask(self, feat: np.ndarray) -> np.ndarray:
         mean, axis = self._fg_axis  # type: ignore[misc]
@@ -122,8 +136,10 @@ class PatchKNNDetector(Detector):
         """(h, w) cosine distance of each patch to its nearest normal patch."""
         if self.index is None:
             raise NotFittedError("call fit(normal_images) before predict()")
-        feat = self.embed([image])[0]
-        dist = self.index.distance(feat.reshape(-1, feat.shape[-1]))
+        return self._distances(self.embed([image])[0], self.index)
+
+    def _distances(self, feat: np.ndarray, index: CosineIndex) -> np.ndarray:
+        dist = index.distance(feat.reshape(-1, feat.shape[-1]))
         if self._fg_axis is not None:
             dist = np.where(self._fg_mask(feat), dist, 0.0)
         return dist.reshape(feat.shape[:2])
