@@ -9,6 +9,7 @@ result with the ground truth it drew. Nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import csv
 from pathlib import Path
 
 import cv2
@@ -96,8 +97,6 @@ def run_demo(args: argparse.Namespace) -> int:
         labels[link.stem] = path.parent.name != "good"
     summary = detect_folder(data / "train" / "good", test, out, {"backbone": args.backbone})
     print(summary)
-    import csv
-
     with open(out / "scores.csv") as f:
         rows = list(csv.DictReader(f))
     y = [labels[Path(r["image"]).stem] for r in rows]

@@ -118,7 +118,8 @@ def evaluate(
         support = sample_support(pool, k, seed)
         # Layouts without separate train/test folders draw support from the
         # test pool; an image must never be scored against itself.
-        held_out = [s for s in test if s.image_path not in set(support)]
+        support_paths = set(support)
+        held_out = [s for s in test if s.image_path not in support_paths]
         start = time.perf_counter()
         values, predictions = evaluate_run(make_detector(), support, held_out, pixel, defects_config, progress)
         details = run_details(held_out, predictions) if run_details else {}
