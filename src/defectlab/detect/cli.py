@@ -8,7 +8,10 @@ import time
 from pathlib import Path
 
 from ..backbones import DEFAULT_BACKBONE
+from ..data import DATASETS
+from .compositional_cli import add_compositional_arguments
 from .factory import METHODS, create_detector
+from .preprocess import POLICIES
 
 
 def add_detector_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,7 +21,7 @@ def add_detector_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: %(default)s, offline)")
     p.add_argument("--image-size", type=int, default=None,
                    help="resize target in pixels (default: 256 for patch-knn; see --resize)")
-    p.add_argument("--resize", default="auto", choices=("auto", "squash", "shorter-side", "common-scale"),
+    p.add_argument("--resize", default="auto", choices=POLICIES,
                    help="resize policy (default: %(default)s: shorter-side when all normal images share one "
                         "aspect, else one common scale)")
     p.add_argument("--layers", nargs="+", default=None,
@@ -26,10 +29,6 @@ def add_detector_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="where the backbone runs: auto (CUDA if present), cpu, cuda")
     p.add_argument("--augment", default="none", choices=("none", "rotate", "rotate-flip"),
                    help="add rotated/flipped normal images to the memory bank (patch-knn)")
-    try:
-        from .compositional_cli import add_compositional_arguments
-    except ImportError:  # compositional method not installed in this build
-        return
     add_compositional_arguments(p)
 
 
@@ -58,8 +57,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("evaluate", help="few-shot benchmark on a dataset: image and pixel metrics per shots",
                        description="VAND 2025 protocol: support sets drawn with torch.randperm under each seed.")
-    p.add_argument("--dataset", required=True,
-                   choices=("mvtec-ad", "mvtec-loco", "visa", "ksdd2", "magnetic-tile", "folder"))
+    p.add_argument("--dataset", required=True, choices=tuple(DATASETS))
     p.add_argument("--root", required=True, type=Path, help="dataset root folder")
     p.add_argument("--category", nargs="*", default=None, help="categories (default: all found)")
     p.add_argument("--shots", nargs="+", type=int, default=[1, 2, 4, 8])
@@ -88,7 +86,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .. import report
-    from ..data import DATASETS, get_dataset, write_text_atomic
+    from ..data import get_dataset, write_text_atomic
     from ..engine import evaluate
 
     if not args.root.is_dir():
