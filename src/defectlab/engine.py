@@ -84,9 +84,11 @@ def _spro(test: list[Sample], predictions: list[Prediction], defects_config: dic
     for sample in test:
         regions = load_gt_masks_separate(sample) if sample.label == 1 else []
         gts.append([mask for mask, _ in regions])
-        thresholds.append(
-            [metrics.saturation_pixels(mask, *defects_config[value]) for mask, value in regions]
-        )
+        unknown = {value for _, value in regions} - set(defects_config)
+        if unknown:
+            raise ValueError(f"{sample.image_path}: mask pixel value(s) {sorted(unknown)} are not in "
+                             "defects_config.json; sPRO needs a saturation threshold for every defect type")
+        thresholds.append([metrics.saturation_pixels(mask, *defects_config[value]) for mask, value in regions])
     maps = [p.anomaly_map for p in predictions]
     return {"pixel_spro/all": metrics.spro(gts, maps, thresholds, fpr_limit=0.05)}
 
@@ -111,7 +113,9 @@ def evaluate(
         # An even, deterministic subsample keeps every anomaly type represented.
         test = [test[i] for i in np.linspace(0, len(test) - 1, max_test).round().astype(int)]
     pool = dataset.train_normals()
-    defects_config = getattr(dataset, "saturation_config", None)
+    defects_config = None
+    if getattr(dataset, "defects_config", None):  # MVTec LOCO: sPRO needs each defect type's saturation
+        defects_config = metrics.load_defects_config(dataset.root / dataset.category / "defects_config.json")
     results = []
     runs = [(k, seed) for k in shots for seed in seeds]
     for k, seed in tqdm(runs, desc=f"{dataset.category or dataset.name}", unit="run", disable=not progress):
