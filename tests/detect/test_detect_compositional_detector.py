@@ -116,24 +116,29 @@ def test_cli_pieces_build_a_detector_and_an_ablation_table(predictions, scenes):
         ablation_table([argparse.Namespace(shots=1, seed=0, details={})])
 
 
-@pytest.mark.slow
-def test_sam_and_dinov2_from_local_directories(tmp_path, scenes):
-    transformers = pytest.importorskip("transformers")
+def _tiny_sam_builder():
+    # the tiny-SAM builder lives with the SAM tests; load it from there rather than copy it
     import importlib.util
     from pathlib import Path
 
-    # the tiny-SAM builder lives with the SAM tests; load it from there rather than copy it
     path = Path(__file__).parents[1] / "segment" / "test_segment_sam.py"
     spec = importlib.util.spec_from_file_location("_tiny_sam", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    save_tiny_sam = module.save_tiny_sam
+    return module.save_tiny_sam
 
-    dino = tmp_path / "dino"
+
+def _save_tiny_dinov2(transformers, path):
     transformers.Dinov2Model(transformers.Dinov2Config(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=14,
-        image_size=56)).save_pretrained(dino)
-    sam = save_tiny_sam(tmp_path / "sam")
+        image_size=56)).save_pretrained(path)
+    return path
+
+
+@pytest.mark.slow
+def test_sam_and_dinov2_from_local_directories(tmp_path, scenes):
+    transformers = pytest.importorskip("transformers")
+    dino, sam = _save_tiny_dinov2(transformers, tmp_path / "dino"), _tiny_sam_builder()(tmp_path / "sam")
     det = CompositionalDetector(
         backbone=str(dino), segmenter=str(sam), image_size=112, progress=False,
         segmenter_kwargs=dict(points_per_side=3, pred_iou_thresh=0, stability_score_thresh=0, min_area=0),
@@ -142,3 +147,26 @@ def test_sam_and_dinov2_from_local_directories(tmp_path, scenes):
     pred = det.predict([scenes[5].image])[0]
     assert np.isfinite(pred.score) and pred.anomaly_map.shape == (SIZE, SIZE)
     assert pred.details["class_map"].shape == (112, 112)
+
+
+@pytest.mark.slow
+def test_detect_cli_runs_sam_and_dinov2_from_local_directories(tmp_path, scenes):
+    """`defectlab detect --method compositional` with both models given as local dirs, as a user with weights would."""
+    import csv
+
+    from defectlab.cli import main
+    from defectlab.data.io import save_png_atomic
+
+    transformers = pytest.importorskip("transformers")
+    dino, sam = _save_tiny_dinov2(transformers, tmp_path / "dino"), _tiny_sam_builder()(tmp_path / "sam")
+    for folder, part in (("normal", scenes[:2]), ("images", scenes[4:6])):
+        for i, s in enumerate(part):
+            save_png_atomic(tmp_path / folder / f"{i}.png", s.image)
+    out = tmp_path / "out"
+    code = main(["detect", "--method", "compositional", "--backbone", str(dino), "--segmenter", str(sam),
+                 "--sam-points", "3", "--image-size", "112", "--normal", str(tmp_path / "normal"),
+                 "--images", str(tmp_path / "images"), "--out", str(out), "--class-maps", "--threshold", "1.0"])
+    assert code == 0
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert len(rows) == 2 and all(np.isfinite(float(r["score"])) for r in rows)
+    assert len(list((out / "class_maps").glob("*.png"))) >= 2
