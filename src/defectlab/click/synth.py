@@ -10,7 +10,14 @@ real defects take rather than to imitate any one dataset:
 - ``noise_blob``: a smooth random-field blob that darkens, brightens or
   re-textures the surface (DRAEM-style), for stains, uneven areas, holes;
 - ``scratch``: a thin curved stroke, darker or brighter, for cracks and
-  scratches, which are the hardest to segment to a high IoU.
+  scratches, which are the hardest to segment to a high IoU;
+- ``region``: a large area (a tenth to a half of the image) whose surface
+  differs only subtly: the texture of another normal image turned or
+  rescaled (a different grinding or polishing direction), a smeared or
+  roughened finish, or a faint shading change. Such areas are made of
+  patches that each look normal, so the residual barely marks them; the
+  head must learn to grow what was clicked by appearance, which small
+  high-contrast defects alone never teach it.
 
 Each generator takes an RGB uint8 image and a numpy Generator and returns
 (image, bool mask); nothing here reads files.
@@ -23,7 +30,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-KINDS = ("cut_paste", "noise_blob", "scratch")
+KINDS = ("cut_paste", "noise_blob", "scratch", "region")
 
 # Generic words a user might type for each kind: training pairs synthetic
 # defects with these so the prompt pathway sees language for every shape.
@@ -33,6 +40,7 @@ PROMPTS: dict[str, tuple[str, ...]] = {
     "cut_paste": ("foreign material", "contamination", "patch", "missing piece", "glue"),
     "noise_blob": ("stain", "spot", "discoloration", "hole", "dent", "rough surface"),
     "scratch": ("scratch", "line", "thread", "cut", "scrape"),
+    "region": ("texture change", "worn area", "smudge", "different finish", "shading"),
 }
 
 
@@ -145,7 +153,51 @@ def scratch(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np
     return np.clip(out, 0, 255).astype(np.uint8), mask
 
 
-GENERATORS: dict[str, Callable] = {"cut_paste": cut_paste, "noise_blob": noise_blob, "scratch": scratch}
+def _large_region(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A smooth-edged blob or band covering roughly 10-50 % of the image (largest components of a smooth field)."""
+    h, w = shape
+    side = min(h, w)
+    field = _smooth_field((h, w), rng, rng.uniform(0.15, 0.45) * side)
+    if rng.random() < 0.4:  # a band: stretch the field along one axis
+        stretch = _smooth_field((h, w), rng, rng.uniform(0.5, 1.0) * side)
+        coord = np.mgrid[:h, :w][int(rng.integers(2))] / max(h, w)
+        field = 0.35 * field + 0.3 * stretch - 4 * np.abs(coord - rng.uniform(0.2, 0.8) * coord.max())
+    target = rng.uniform(0.1, 0.5)
+    mask = field > np.quantile(field, 1 - target)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n > 2:  # keep the biggest one or two pieces: one defect, not confetti
+        keep = 1 + np.argsort(stats[1:, cv2.CC_STAT_AREA])[::-1][: int(rng.integers(1, 3))]
+        mask = np.isin(labels, keep)
+    return mask
+
+
+def region(image: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    h, w = image.shape[:2]
+    mask = _large_region((h, w), rng)
+    if mask.sum() < 12:
+        return noise_blob(image, rng)
+    base = image.astype(np.float32)
+    mode = rng.choice(["texture", "finish", "shading"], p=[0.45, 0.3, 0.25])
+    if mode == "texture":
+        src = (image if donor is None else donor).astype(np.float32)
+        src = np.rot90(src, k=int(rng.integers(1, 4))) if rng.random() < 0.7 else src[::-1]
+        zoom = rng.uniform(0.6, 1.6)
+        src = cv2.resize(np.ascontiguousarray(src), (max(w, int(src.shape[1] * zoom)), max(h, int(src.shape[0] * zoom))))
+        y0, x0 = int(rng.integers(0, src.shape[0] - h + 1)), int(rng.integers(0, src.shape[1] - w + 1))
+        content = src[y0 : y0 + h, x0 : x0 + w]
+        # match the local brightness so the area differs by texture, not by a plain step
+        content = content - content.mean() + base[mask].mean() + rng.uniform(-12, 12)
+    elif mode == "finish":
+        blurred = cv2.GaussianBlur(base, (0, 0), rng.uniform(1.0, 3.0))
+        content = blurred if rng.random() < 0.5 else base + rng.uniform(0.8, 2.0) * (base - blurred)  # smeared or roughened
+    else:
+        content = base + rng.choice([-1.0, 1.0]) * rng.uniform(8, 25) * (1.0 + 0.3 * _smooth_field((h, w), rng, 4.0))[..., None]
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), rng.uniform(1.5, 5.0))[..., None]
+    out = base * (1 - alpha) + content * alpha
+    return np.clip(out, 0, 255).astype(np.uint8), mask
+
+
+GENERATORS: dict[str, Callable] = {"cut_paste": cut_paste, "noise_blob": noise_blob, "scratch": scratch, "region": region}
 
 
 def synthesize(
@@ -157,8 +209,8 @@ def synthesize(
     kind = kind or str(rng.choice(KINDS))
     if kind not in GENERATORS:
         raise ValueError(f"unknown synthetic anomaly kind {kind!r}; choose from {KINDS}")
-    if kind == "cut_paste":
-        out, mask = cut_paste(image, rng, donor)
+    if kind in ("cut_paste", "region"):
+        out, mask = GENERATORS[kind](image, rng, donor)
     else:
         out, mask = GENERATORS[kind](image, rng)
     return out, mask, kind

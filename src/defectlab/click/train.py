@@ -151,7 +151,7 @@ def training_sources(cfg: TrainConfig, normals: list[Path], pool: list[Path], sa
     return real, synth
 
 
-SYNTH_VERSION = 1  # bump when synth.py changes what it draws, so caches are not reused
+SYNTH_VERSION = 2  # bump when synth.py changes what it draws, so caches are not reused
 
 
 def _synth_kind(seed: int, i: int) -> str:
