@@ -21,7 +21,7 @@ def _threads(n: int) -> None:
 
 
 def register(subparsers) -> None:
-    from .train import DEFAULT_TRAIN_TYPES
+    from .train import DEFAULT_TRAIN_TYPES, TrainConfig as T
 
     p = subparsers.add_parser(
         "click-train",
@@ -34,16 +34,18 @@ def register(subparsers) -> None:
     p.add_argument("--category", default=None, help="category, for datasets that have several")
     p.add_argument("--train-types", type=_csv, default=DEFAULT_TRAIN_TYPES, help="defect types to train on, comma separated (default: %(default)s)")
     p.add_argument("--out", required=True, help="checkpoint path (.safetensors); a .json config is written beside it")
-    p.add_argument("--iterations", type=int, default=1500)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--crop", type=int, default=192, help="training crop side at model resolution, multiple of 8")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--synthetic", type=int, default=400, help="number of synthetic-defect images")
-    p.add_argument("--normals", type=int, default=64, help="normal reference size (from the train split)")
+    # defaults come from TrainConfig, so the plain command reproduces the shipped checkpoint
+    p.add_argument("--iterations", type=int, default=T.iterations, help="(default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=T.batch_size, help="(default: %(default)s)")
+    p.add_argument("--crop", type=int, default=T.crop, help="training crop side at model resolution, multiple of 8 (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=T.lr, help="(default: %(default)s)")
+    p.add_argument("--max-rounds", type=int, default=T.max_rounds, help="simulated correction clicks per sample, at most (default: %(default)s)")
+    p.add_argument("--synthetic", type=int, default=T.n_synthetic, help="number of synthetic-defect images (default: %(default)s)")
+    p.add_argument("--normals", type=int, default=T.n_normals, help="normal reference size, from the train split (default: %(default)s)")
     p.add_argument("--text-encoder", default="minilm", help="'minilm' (default), 'clip:<hub id or dir>', or 'none'")
     p.add_argument("--val-every", type=int, default=0, help="hold out every n-th real image for a validation score")
     p.add_argument("--cache", default=None, help="feature cache folder (default: ~/.cache/defectlab/click)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=T.seed)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see --help of click-eval)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
@@ -87,7 +89,7 @@ def run_train(args) -> int:
     cfg = TrainConfig(
         dataset=args.dataset, root=args.root, category=args.category, train_types=args.train_types,
         n_normals=args.normals, n_synthetic=args.synthetic, iterations=args.iterations, batch_size=args.batch_size,
-        crop=args.crop, lr=args.lr, val_every=args.val_every, seed=args.seed, cache_dir=args.cache,
+        crop=args.crop, lr=args.lr, max_rounds=args.max_rounds, val_every=args.val_every, seed=args.seed, cache_dir=args.cache,
         text_encoder=text, head=head, progress=not args.no_progress,
     )  # fmt: skip
     start = time.perf_counter()

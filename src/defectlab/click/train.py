@@ -62,9 +62,9 @@ class TrainConfig:
     train_types: tuple[str, ...] = DEFAULT_TRAIN_TYPES
     n_normals: int = 64  # normal reference size (drawn from the train split)
     n_synthetic: int = 400
-    iterations: int = 1500
-    batch_size: int = 8
-    crop: int = 192
+    iterations: int = 3000
+    batch_size: int = 6
+    crop: int = 256  # large defects need their surroundings in the crop
     lr: float = 1e-3
     weight_decay: float = 1e-4
     max_rounds: int = 4
@@ -333,6 +333,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
         "iterations": cfg.iterations,
         "batch_size": cfg.batch_size,
         "crop": cfg.crop,
+        "max_rounds": cfg.max_rounds,
         "lr": cfg.lr,
         "seed": cfg.seed,
         "feature_seconds": round(prep_seconds, 1),
