@@ -198,6 +198,7 @@ def region(image: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None
 
 
 GENERATORS: dict[str, Callable] = {"cut_paste": cut_paste, "noise_blob": noise_blob, "scratch": scratch, "region": region}
+DONOR_KINDS = ("cut_paste", "region")  # these take their new surface from a donor image
 
 
 def synthesize(
@@ -209,8 +210,5 @@ def synthesize(
     kind = kind or str(rng.choice(KINDS))
     if kind not in GENERATORS:
         raise ValueError(f"unknown synthetic anomaly kind {kind!r}; choose from {KINDS}")
-    if kind in ("cut_paste", "region"):
-        out, mask = GENERATORS[kind](image, rng, donor)
-    else:
-        out, mask = GENERATORS[kind](image, rng)
+    out, mask = GENERATORS[kind](image, rng, donor) if kind in DONOR_KINDS else GENERATORS[kind](image, rng)
     return out, mask, kind
