@@ -27,9 +27,17 @@ def main() -> None:
     rows = []
     for run in args.runs:
         for row in csv.DictReader(open(Path(run) / "click_eval.csv")):
-            rows.append({k: (v if k in ("method", "class") else (int(v) if k in ("images", "NoF@90") else float(v))) for k, v in row.items()})
+            rows.append({k: _value(k, v) for k, v in row.items() if v != ""})
     write_results(rows, args.out, args.header)
     print(markdown_table(rows))
+
+
+def _value(key: str, text: str):
+    if key in ("method", "class"):
+        return text
+    if key == "curve":
+        return [float(v) for v in text.split()]
+    return int(text) if key in ("images", "NoF@90") else float(text)
 
 
 if __name__ == "__main__":

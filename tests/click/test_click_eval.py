@@ -30,6 +30,7 @@ def test_click_eval_cli_on_an_mvtec_layout(tmp_path, capsys):
         assert r["images"] == "2"
         assert 1 <= float(r["NoC@85"]) <= 6 and 0 <= float(r["mIoU@5"]) <= 1 and 0 <= float(r["AP@5"]) <= 1
     assert (out / "click_eval.md").read_text().count("\n") >= 12
+    assert (out / "click_eval_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_click_eval_reports_bad_input_as_a_message(tmp_path, capsys):

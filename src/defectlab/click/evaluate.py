@@ -123,6 +123,8 @@ def summarize(records: list[tuple[str, Record, np.ndarray]], max_clicks: int) ->
         gts = np.concatenate([gt.ravel() for _, _, gt in records])
         softs = np.concatenate([r.soft[k].ravel() for _, r, _ in records])
         row[f"AP@{k}"] = pixel_ap(gts[None], softs[None])
+    # mIoU after k clicks for the curve plot; a run the user ended early keeps its final IoU
+    row["curve"] = [float(np.mean([ious[min(k, len(ious)) - 1] for ious in seqs])) for k in range(1, max_clicks + 1)]
     secs = [s for _, r, _ in records for s in r.seconds]
     row["ms/click"] = 1000 * float(np.mean(secs)) if secs else float("nan")
     return row
@@ -255,15 +257,46 @@ def markdown_table(rows: list[dict]) -> str:
 def write_results(rows: list[dict], out_dir: str | os.PathLike, header: str = "") -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cols = [c for c in COLUMNS if any(c in r for r in rows)]
+    cols = [c for c in COLUMNS + ("curve",) if any(c in r for r in rows)]
     csv_path, md_path = out / "click_eval.csv", out / "click_eval.md"
     tmp = csv_path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        for r in rows:  # the curve as one space-separated cell, so merged runs can redraw the plot
+            writer.writerow({**r, "curve": " ".join(f"{v:.4f}" for v in r["curve"])} if "curve" in r else r)
     os.replace(tmp, csv_path)
     tmp = md_path.with_suffix(".md.tmp")
     tmp.write_text((header + "\n\n" if header else "") + markdown_table(rows) + "\n")
     os.replace(tmp, md_path)
+    if any("curve" in r for r in rows):
+        plot_curves(rows, out / "click_eval_curves.png")
     return csv_path, md_path
+
+
+def plot_curves(rows: list[dict], path: str | os.PathLike) -> Path:
+    """mIoU against the number of clicks, one panel per defect class (and "all"), one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    from ..data.io import atomic_write
+
+    rows = [r for r in rows if "curve" in r]
+    classes = sorted({r["class"] for r in rows}, key=lambda c: (c == "all", c))
+    fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.6), squeeze=False, sharey=True)
+    for ax, cls in zip(axes[0], classes):
+        for r in (r for r in rows if r["class"] == cls):
+            ax.plot(range(1, len(r["curve"]) + 1), r["curve"], marker=".", label=r["method"])
+        for t in THRESHOLDS:
+            ax.axhline(t, color="0.8", lw=0.8, ls="--", zorder=0)
+        images = next(r["images"] for r in rows if r["class"] == cls)
+        ax.set(title=f"{cls} ({images} images)", xlabel="clicks", ylim=(0, 1), xlim=(1, None))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean IoU")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return Path(path)
