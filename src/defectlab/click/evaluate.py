@@ -280,6 +280,7 @@ def plot_curves(rows: list[dict], path: str | os.PathLike) -> Path:
 
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     from ..data.io import atomic_write
 
@@ -293,6 +294,7 @@ def plot_curves(rows: list[dict], path: str | os.PathLike) -> Path:
             ax.axhline(t, color="0.8", lw=0.8, ls="--", zorder=0)
         images = next(r["images"] for r in rows if r["class"] == cls)
         ax.set(title=f"{cls} ({images} images)", xlabel="clicks", ylim=(0, 1), xlim=(1, None))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("mean IoU")
     axes[0][-1].legend(fontsize=8, loc="lower right")
