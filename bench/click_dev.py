@@ -8,8 +8,9 @@ with the validation mIoU in each checkpoint's JSON, measured on held-back
 images of the training classes). Each of ``synth.KINDS`` is drawn in turn
 onto normal images of the dataset's *test* split (training draws its
 synthetic defects on train-split normals) and the simulated user clicks up
-to ``--clicks`` times, without a prompt. Reported per kind and overall:
-mIoU after 1, 3 and 5 clicks and NoC@85 (capped at ``--clicks``).
+to ``--clicks`` times, without a prompt. Reported per kind and overall, as
+click-eval reports (``evaluate.summarize``): NoC@80/85/90 (capped at
+``--clicks``), mIoU after 1, 3 and 5 clicks, AP after 3 and 5.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from defectlab.click.baselines import ImageContext
-    from defectlab.click.evaluate import ADClickMethod, simulate
+    from defectlab.click.evaluate import ADClickMethod, markdown_table, simulate, summarize
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel
     from defectlab.click.synth import KINDS, synthesize
@@ -54,25 +55,22 @@ def main() -> None:
         image, mask, _ = synthesize(load_image(base), np.random.default_rng([123, i]), kind=kind, donor=load_image(donor))
         cases.append((kind, image, mask, reference.features(image)))
 
-    lines = ["| checkpoint | kind | images | mIoU@1 | mIoU@3 | mIoU@5 | NoC@85 |", "|---|---|---|---|---|---|---|"]
+    rows = []
     for ckpt in args.checkpoint or [None]:
         method = ADClickMethod(ClickModel(ckpt), use_prompt=False)
         method.reference = reference
-        per_kind: dict[str, list] = {}
+        records = []
         for kind, image, mask, feats in cases:
             method.start(ImageContext(image, prompt=None, features=feats))
-            ious = simulate(method, mask, max_clicks=args.clicks, stop_iou=1.1).ious
-            noc = next((k + 1 for k, v in enumerate(ious) if v >= 0.85), args.clicks)
-            per_kind.setdefault(kind, []).append((ious[0], ious[2], ious[4], noc))
-        per_kind["all"] = [v for vs in per_kind.values() for v in vs]
+            records.append((kind, simulate(method, mask, max_clicks=args.clicks), mask))
         name = Path(ckpt).parent.name + "/" + Path(ckpt).name if ckpt else "shipped"
-        for kind, rows in per_kind.items():
-            m = np.mean(rows, axis=0)
-            lines.append(f"| {name} | {kind} | {len(rows)} | {m[0]:.3f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.2f} |")
-        print("\n".join(lines[-len(per_kind):]), flush=True)
+        for kind in list(KINDS) + ["all"]:
+            sel = [r for r in records if kind == "all" or r[0] == kind]
+            rows.append({"method": name, "class": kind, **summarize(sel, args.clicks)})
+    table = markdown_table(rows)
+    print(table)
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
-
+        Path(args.out).write_text(table + "\n")
 
 if __name__ == "__main__":
     main()
