@@ -341,11 +341,13 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
         "final_loss": round(running or 0.0, 4),
         "torch": torch.__version__,
     }
+    path = save_checkpoint(head, config, out)  # before validating: a failure there must not cost the training
     if val_samples:
         config.training["val_miou"] = validate(head, config, reference, val_samples)
         if cfg.progress:
             print("validation (held-back training-class images):", config.training["val_miou"])
-    return save_checkpoint(head, config, out)
+        path = save_checkpoint(head, config, out)
+    return path
 
 
 def _pick(real, synth, real_fraction, rng) -> Item:
