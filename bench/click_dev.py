@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--clicks", type=int, default=10)
     ap.add_argument("--normals", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--keep-rejected", action="store_true", help="also score each checkpoint with drop_rejected=False")
     ap.add_argument("--out", default=None, help="also write the table to this markdown file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -57,16 +58,18 @@ def main() -> None:
 
     rows = []
     for ckpt in args.checkpoint or [None]:
-        method = ADClickMethod(ClickModel(ckpt), use_prompt=False)
-        method.reference = reference
-        records = []
-        for kind, image, mask, feats in cases:
-            method.start(ImageContext(image, prompt=None, features=feats))
-            records.append((kind, simulate(method, mask, max_clicks=args.clicks), mask))
-        name = Path(ckpt).parent.name + "/" + Path(ckpt).name if ckpt else "shipped"
-        for kind in list(KINDS) + ["all"]:
-            sel = [r for r in records if kind == "all" or r[0] == kind]
-            rows.append({"method": name, "class": kind, **summarize(sel, args.clicks)})
+        model = ClickModel(ckpt)
+        for drop in (True, False) if args.keep_rejected else (True,):
+            method = ADClickMethod(model, use_prompt=False, drop_rejected=drop)
+            method.reference = reference
+            records = []
+            for kind, image, mask, feats in cases:
+                method.start(ImageContext(image, prompt=None, features=feats))
+                records.append((kind, simulate(method, mask, max_clicks=args.clicks), mask))
+            name = (Path(ckpt).parent.name + "/" + Path(ckpt).name if ckpt else "shipped") + ("" if drop else " keep-rejected")
+            for kind in list(KINDS) + ["all"]:
+                sel = [r for r in records if kind == "all" or r[0] == kind]
+                rows.append({"method": name, "class": kind, **summarize(sel, args.clicks)})
     table = markdown_table(rows)
     print(table)
     if args.out:

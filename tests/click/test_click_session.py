@@ -4,6 +4,7 @@ from PIL import Image
 
 from click_testutil import texture, tiny_checkpoint, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click import Click, ClickModel, ClickSession, NormalReference
+from defectlab.click.session import drop_rejected_regions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -127,3 +128,19 @@ def test_shipped_default_checkpoint_loads():
         pytest.skip("no shipped checkpoint in this checkout")
     head, config = load_checkpoint()
     assert config.text_encoder == "minilm" and config.head.text_dim == 384
+
+
+def test_negative_click_drops_a_region_no_positive_click_touches():
+    logits = np.full((40, 60), -5.0, np.float32)
+    logits[5:15, 5:15] = 5.0  # the clicked defect
+    logits[20:35, 30:55] = 5.0  # a wrong blob, its centre already carved out by the head
+    logits[26:29, 41:44] = -5.0
+    clicks = [Click(10, 10, True), Click(42, 27, False)]
+    out = drop_rejected_regions(logits, clicks, (1.0, 1.0), 0.0, radius=3)
+    assert (out[5:15, 5:15] > 0).all() and (out[20:35, 30:55] < 0).all()
+    # a negative click on the region a positive click confirmed only marks its edge: left to the head
+    clicks = [Click(10, 10, True), Click(14, 14, False)]
+    assert np.array_equal(drop_rejected_regions(logits, clicks, (1.0, 1.0), 0.0, radius=3), logits)
+    # image pixels are scaled to model resolution
+    out = drop_rejected_regions(logits, [Click(84, 54, False)], (0.5, 0.5), 0.0, radius=3)
+    assert (out[20:35, 30:55] < 0).all() and (out[5:15, 5:15] > 0).all()

@@ -67,6 +67,7 @@ def register(subparsers) -> None:
     e.add_argument("--normals", type=int, default=64, help="normal reference size (from the train split)")
     e.add_argument("--max-clicks", type=int, default=20)
     e.add_argument("--limit", type=int, default=None, help="at most this many images per defect type (quick runs)")
+    e.add_argument("--keep-rejected", action="store_true", help="ablation: ADClick without dropping regions that only negative clicks touch")
     e.add_argument("--out", default="bench/results", help="folder for click_eval.csv and click_eval.md")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=1)
@@ -106,11 +107,11 @@ def run_eval(args) -> int:
     rows = evaluate(
         args.dataset, args.root, args.category, types=args.types, methods=args.methods, checkpoint=args.checkpoint,
         sam_model=args.sam_model, n_normals=args.normals, seed=args.seed, prompt=args.prompt,
-        max_clicks=args.max_clicks, limit=args.limit, progress=not args.no_progress,
+        max_clicks=args.max_clicks, limit=args.limit, progress=not args.no_progress, drop_rejected=not args.keep_rejected,
     )  # fmt: skip
     header = (
         f"click-eval: {args.dataset} {args.category or ''} types={','.join(args.types) if args.types else 'all'} "
-        f"prompt={args.prompt} normals={args.normals} max_clicks={args.max_clicks} "
+        f"prompt={args.prompt} normals={args.normals} max_clicks={args.max_clicks}{' keep-rejected' if args.keep_rejected else ''} "
         f"checkpoint={args.checkpoint or 'default'} ({time.perf_counter() - start:.0f} s)"
     )
     table = markdown_table(rows)

@@ -88,16 +88,19 @@ def simulate(
 class ADClickMethod:
     """ADClick under the protocol: one ClickSession per image, one add_click per click."""
 
-    def __init__(self, model, use_prompt: bool = True, name: str = "ADClick"):
+    def __init__(self, model, use_prompt: bool = True, name: str = "ADClick", drop_rejected: bool = True):
         self.model = model
         self.use_prompt = use_prompt
         self.name = name
+        self.drop_rejected = drop_rejected
 
     def start(self, context: ImageContext) -> None:
         from .session import ClickSession
 
         prompt = context.prompt if self.use_prompt else None
-        self.session = ClickSession(context.image, self.reference, prompt=prompt, model=self.model, features=context.features)
+        self.session = ClickSession(
+            context.image, self.reference, prompt=prompt, model=self.model, features=context.features, drop_rejected=self.drop_rejected
+        )
 
     def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
         c = clicks[-1]
@@ -130,7 +133,7 @@ def summarize(records: list[tuple[str, Record, np.ndarray]], max_clicks: int) ->
     return row
 
 
-def build_methods(names: Sequence[str], checkpoint=None, sam_model: str | None = None, log=print) -> list:
+def build_methods(names: Sequence[str], checkpoint=None, sam_model: str | None = None, log=print, drop_rejected: bool = True) -> list:
     from .session import ClickModel
 
     methods, model = [], None
@@ -140,7 +143,8 @@ def build_methods(names: Sequence[str], checkpoint=None, sam_model: str | None =
         if name.startswith("adclick"):
             model = model or ClickModel(checkpoint)
             prompt = name == "adclick"
-            methods.append(ADClickMethod(model, use_prompt=prompt, name="ADClick" if prompt else "ADClick (no prompt)"))
+            name = "ADClick" if prompt else "ADClick (no prompt)"
+            methods.append(ADClickMethod(model, use_prompt=prompt, name=name, drop_rejected=drop_rejected))
         elif name == "grabcut":
             methods.append(GrabCut())
         elif name == "random-walker":
@@ -176,6 +180,7 @@ def evaluate(
     progress: bool = True,
     log=print,
     samples: Sequence | None = None,
+    drop_rejected: bool = True,
 ) -> list[dict]:
     """Run the protocol; returns table rows (one per method and class, plus "all").
 
@@ -201,7 +206,7 @@ def evaluate(
             by_type.setdefault(s.anomaly_type, []).append(s)
         defective = [s for group in by_type.values() for s in group[:limit]]
 
-    built = build_methods(methods, checkpoint, sam_model, log)
+    built = build_methods(methods, checkpoint, sam_model, log, drop_rejected)
     if not built:
         raise ValueError("no method left to evaluate")
     model = next((m.model for m in built if isinstance(m, ADClickMethod)), None) or ClickModel(checkpoint)

@@ -110,6 +110,8 @@ class ClickSession:
     checkpoint: .safetensors path; None uses the shipped default.
     model: an already loaded ClickModel (overrides ``checkpoint``).
     threshold: probability above which a pixel is in ``mask``.
+    drop_rejected: switch off predicted regions that a negative click
+        touches and no positive click does (:func:`drop_rejected_regions`).
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class ClickSession:
         model: ClickModel | None = None,
         threshold: float = 0.5,
         features: ImageFeatures | None = None,
+        drop_rejected: bool = True,
     ):
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
@@ -133,6 +136,7 @@ class ClickSession:
         self.model.check_reference(self.reference)
         self.image = load_image(image)
         self.threshold = threshold
+        self.drop_rejected = drop_rejected
         # ``features`` lets an evaluation that already computed them (for a
         # baseline) avoid a second backbone pass.
         self.features = features if features is not None else self.reference.features(self.image)
@@ -264,7 +268,10 @@ class ClickSession:
         inputs = torch.from_numpy(np.concatenate([maps, prev[None]], axis=0))[None]
         with torch.inference_mode():
             logits = self.model.head.decode(self._static, inputs, self._prompt_emb)
-        return logits[0, 0].numpy()
+        logits = logits[0, 0].numpy()
+        if self.drop_rejected:
+            logits = drop_rejected_regions(logits, clicks, (h / ih, w / iw), _logit(self.threshold), self.model.config.radius)
+        return logits
 
     def _outputs(self) -> tuple[np.ndarray, np.ndarray]:
         state = self._state
@@ -284,6 +291,39 @@ class ClickSession:
         full = cv2.resize(logits, (w, h), interpolation=cv2.INTER_LINEAR)
         prob = (1.0 / (1.0 + np.exp(-full))).astype(np.float32)
         return prob > self.threshold, prob
+
+
+def drop_rejected_regions(
+    logits: np.ndarray, clicks: Sequence[Click], scale: tuple[float, float], threshold: float, radius: float
+) -> np.ndarray:
+    """Switch off every predicted region that a negative click touches and no positive click does.
+
+    A negative click inside a separate blob says "this is not the defect";
+    the head often only carves a hole around the click and keeps the rest
+    of a wrong blob, and the user then spends click after click on it. A
+    region that a positive click touches is left to the head: there the
+    negative click marks where the defect ends, not that it is absent.
+    ``logits`` (H, W) at model resolution; ``scale`` maps image pixels to it.
+    """
+    if not any(not c.positive for c in clicks):
+        return logits
+    n, labels = cv2.connectedComponents((logits > threshold).view(np.uint8), connectivity=8)
+    if n <= 1:
+        return logits
+    h, w = logits.shape
+    r = int(round(radius)) + 1  # the click's disk: its centre may already be a hole
+    touched: dict[bool, set[int]] = {True: set(), False: set()}
+    for c in clicks:
+        cx, cy = int((c.x + 0.5) * scale[1]), int((c.y + 0.5) * scale[0])
+        window = labels[max(0, cy - r) : cy + r + 1, max(0, cx - r) : cx + r + 1]
+        touched[c.positive].update(int(v) for v in np.unique(window) if v)
+    rejected = touched[False] - touched[True]
+    if not rejected:
+        return logits
+    out = logits.copy()
+    region = np.isin(labels, sorted(rejected))
+    out[region] = np.minimum(out[region], threshold - 6.0)  # well below the threshold, soft map included
+    return out
 
 
 def _logit(p: float) -> float:
