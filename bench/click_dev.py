@@ -38,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from defectlab.click.baselines import ImageContext
-    from defectlab.click.evaluate import ADClickMethod, markdown_table, simulate, summarize
+    from defectlab.click.evaluate import ADClickMethod, class_rows, markdown_table, simulate
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel
     from defectlab.click.synth import KINDS, synthesize
@@ -67,13 +67,12 @@ def main() -> None:
                 method.start(ImageContext(image, prompt=None, features=feats))
                 records.append((kind, simulate(method, mask, max_clicks=args.clicks), mask))
             name = (Path(ckpt).parent.name + "/" + Path(ckpt).name if ckpt else "shipped") + ("" if drop else " keep-rejected")
-            for kind in list(KINDS) + ["all"]:
-                sel = [r for r in records if kind == "all" or r[0] == kind]
-                rows.append({"method": name, "class": kind, **summarize(sel, args.clicks)})
+            rows += class_rows(name, records, args.clicks)
     table = markdown_table(rows)
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n")
+
 
 if __name__ == "__main__":
     main()

@@ -47,11 +47,17 @@ def click_maps(
     maps = np.zeros((2, h, w), dtype=np.float32)
     r = max(1, int(round(radius)))
     for c in clicks:
-        # Pixel centres: image pixel x covers [x, x+1), so its centre maps to (x+0.5)*s.
-        cx = int(np.clip(np.floor((c.x + 0.5) * scale[1]), 0, w - 1))
-        cy = int(np.clip(np.floor((c.y + 0.5) * scale[0]), 0, h - 1))
-        cv2.circle(maps[0 if c.positive else 1], (cx, cy), r, 1.0, thickness=-1)
+        cv2.circle(maps[0 if c.positive else 1], map_pixel(c, scale, shape), r, 1.0, thickness=-1)
     return maps
+
+
+def map_pixel(click: Click, scale: tuple[float, float], shape: tuple[int, int]) -> tuple[int, int]:
+    """(column, row) of ``click`` on a map of ``shape`` that is ``scale`` = (sy, sx) times the image."""
+    h, w = shape
+    # Pixel centres: image pixel x covers [x, x+1), so its centre maps to (x+0.5)*s.
+    cx = int(np.clip(np.floor((click.x + 0.5) * scale[1]), 0, w - 1))
+    cy = int(np.clip(np.floor((click.y + 0.5) * scale[0]), 0, h - 1))
+    return cx, cy
 
 
 def next_click(gt: np.ndarray, pred: np.ndarray, valid: np.ndarray | None = None) -> Click | None:

@@ -234,11 +234,15 @@ def evaluate(
         for m in built:
             m.start(context)
             results[m.name].append((sample.anomaly_type, simulate(m, gt, max_clicks), gt))
+    return [row for name, recs in results.items() for row in class_rows(name, recs, max_clicks)]
+
+
+def class_rows(method: str, records: list[tuple[str, Record, np.ndarray]], max_clicks: int) -> list[dict]:
+    """Table rows of one method: one per class of ``records``, then "all"."""
     rows = []
-    for name, recs in results.items():
-        for cls in sorted({c for c, _, _ in recs}) + ["all"]:
-            sel = [r for r in recs if cls == "all" or r[0] == cls]
-            rows.append({"method": name, "class": cls, **summarize(sel, max_clicks)})
+    for cls in sorted({c for c, _, _ in records}) + ["all"]:
+        sel = [r for r in records if cls == "all" or r[0] == cls]
+        rows.append({"method": method, "class": cls, **summarize(sel, max_clicks)})
     return rows
 
 

@@ -36,7 +36,7 @@ import torch
 
 from ..data.io import load_image
 from .checkpoint import ClickConfig, load_checkpoint
-from .clicks import Click, click_maps
+from .clicks import Click, click_maps, map_pixel
 from .model import ClickHead
 from .residual import ImageFeatures, NormalReference
 
@@ -310,11 +310,10 @@ def drop_rejected_regions(
     n, labels = cv2.connectedComponents((logits > threshold).view(np.uint8), connectivity=8)
     if n <= 1:
         return logits
-    h, w = logits.shape
     r = int(round(radius)) + 1  # the click's disk: its centre may already be a hole
     touched: dict[bool, set[int]] = {True: set(), False: set()}
     for c in clicks:
-        cx, cy = int((c.x + 0.5) * scale[1]), int((c.y + 0.5) * scale[0])
+        cx, cy = map_pixel(c, scale, logits.shape)
         window = labels[max(0, cy - r) : cy + r + 1, max(0, cx - r) : cx + r + 1]
         touched[c.positive].update(int(v) for v in np.unique(window) if v)
     rejected = touched[False] - touched[True]
