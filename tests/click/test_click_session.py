@@ -144,3 +144,15 @@ def test_negative_click_drops_a_region_no_positive_click_touches():
     # image pixels are scaled to model resolution
     out = drop_rejected_regions(logits, [Click(84, 54, False)], (0.5, 0.5), 0.0, radius=3)
     assert (out[20:35, 30:55] < 0).all() and (out[5:15, 5:15] > 0).all()
+
+
+def test_fill_session_only_grows_the_heads_mask(model, reference):
+    image, _ = with_blob(texture(np.random.default_rng(5), 80, 112), (50, 40), 9)
+    plain = ClickSession(image, reference, model=model)
+    filled = ClickSession(image, reference, model=model, fill=True)
+    for s in (plain, filled):
+        s.add_click(50, 40, True)
+    assert filled.mask.shape == (80, 112)
+    assert (filled.probability >= plain.probability - 1e-6).all()  # same head inputs: fill adds, never removes
+    filled.add_click(70, 40, True)  # from here on the filled mask is the head's previous-mask input
+    assert filled.undo() and len(filled.clicks) == 1

@@ -38,6 +38,7 @@ from ..data.io import load_image
 from .checkpoint import ClickConfig, load_checkpoint
 from .clicks import Click, click_maps, map_pixel
 from .model import ClickHead
+from .fill import Fill
 from .residual import ImageFeatures, NormalReference
 
 
@@ -112,6 +113,9 @@ class ClickSession:
     threshold: probability above which a pixel is in ``mask``.
     drop_rejected: switch off predicted regions that a negative click
         touches and no positive click does (:func:`drop_rejected_regions`).
+    fill: fill between clicks with a random walker that takes the
+        head's mask as its prior (:mod:`defectlab.click.fill`): for
+        large, faint defects where the image shows no boundary.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class ClickSession:
         threshold: float = 0.5,
         features: ImageFeatures | None = None,
         drop_rejected: bool = True,
+        fill: bool = False,
     ):
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
@@ -151,6 +156,7 @@ class ClickSession:
         self._redo: list[_State] = []
         self._cache: tuple[_State, tuple[np.ndarray, np.ndarray]] | None = None
         self._anomaly_map: np.ndarray | None = None
+        self._fill = Fill(f.rgb.mean(dim=0).numpy()) if fill else None
         self.precompute_seconds = time.perf_counter() - start
 
     # -- read-only views ---------------------------------------------------
@@ -178,6 +184,11 @@ class ClickSession:
         if self._anomaly_map is None:
             self._anomaly_map = self.features.anomaly_map()
         return self._anomaly_map
+
+    @property
+    def fill(self) -> bool:
+        """Whether clicks fill between them (set at construction)."""
+        return self._fill is not None
 
     @property
     def can_undo(self) -> bool:
@@ -271,6 +282,8 @@ class ClickSession:
         logits = logits[0, 0].numpy()
         if self.drop_rejected:
             logits = drop_rejected_regions(logits, clicks, (h / ih, w / iw), _logit(self.threshold), self.model.config.radius)
+        if self._fill is not None and clicks:
+            logits = self._fill(logits, clicks, (h / ih, w / iw), self.model.config.radius)
         return logits
 
     def _outputs(self) -> tuple[np.ndarray, np.ndarray]:
