@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--normals", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--keep-rejected", action="store_true", help="also score each checkpoint with drop_rejected=False")
+    ap.add_argument("--fill", action="store_true", help="also score each checkpoint with fill=True (fill between clicks)")
     ap.add_argument("--out", default=None, help="also write the table to this markdown file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -59,14 +60,15 @@ def main() -> None:
     rows = []
     for ckpt in args.checkpoint or [None]:
         model = ClickModel(ckpt)
-        for drop in (True, False) if args.keep_rejected else (True,):
-            method = ADClickMethod(model, use_prompt=False, drop_rejected=drop)
+        variants = [("", {})] + [(" keep-rejected", {"drop_rejected": False})] * args.keep_rejected + [(" fill", {"fill": True})] * args.fill
+        for suffix, options in variants:
+            method = ADClickMethod(model, use_prompt=False, **options)
             method.reference = reference
             records = []
             for kind, image, mask, feats in cases:
                 method.start(ImageContext(image, prompt=None, features=feats))
                 records.append((kind, simulate(method, mask, max_clicks=args.clicks), mask))
-            name = (Path(ckpt).parent.name + "/" + Path(ckpt).name if ckpt else "shipped") + ("" if drop else " keep-rejected")
+            name = (Path(ckpt).parent.name + "/" + Path(ckpt).name if ckpt else "shipped") + suffix
             rows += class_rows(name, records, args.clicks)
     table = markdown_table(rows)
     print(table)

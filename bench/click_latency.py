@@ -2,6 +2,7 @@
 
     python bench/click_latency.py --root ../shared/data/magnetic_tile
     python bench/click_latency.py --root ../shared/data/magnetic_tile --threads 2
+    python bench/click_latency.py --fill --out bench/results/click_latency_fill.md
 
 What is timed, on the held-out classes' real images at their own sizes:
 
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--normals", type=int, default=64)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--fill", action="store_true", help="sessions with fill=True (fill between clicks)")
     ap.add_argument("--out", default="bench/results/click_latency.md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -67,7 +69,7 @@ def main() -> None:
     precompute, per_click, sizes = [], [], []
     for s in samples:
         t0 = time.perf_counter()
-        session = ClickSession(s.image_path, reference, prompt=s.anomaly_type, model=model)
+        session = ClickSession(s.image_path, reference, prompt=s.anomaly_type, model=model, fill=args.fill)
         precompute.append(time.perf_counter() - t0)
         sizes.append(session.features.size)
         gt = load_gt_mask(s)
@@ -88,7 +90,7 @@ def main() -> None:
     areas = [h * w for h, w in sizes]
     lines = [
         f"# ADClick latency ({platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{args.threads} thread(s), {len(samples)} images of {args.types}, model sizes "
+        f"{args.threads} thread(s){', fill between clicks' if args.fill else ''}, {len(samples)} images of {args.types}, model sizes "
         f"{min(sizes, key=lambda s: s[0] * s[1])} .. {max(sizes, key=lambda s: s[0] * s[1])}, "
         f"median {int(np.median(areas))} px)",
         "",

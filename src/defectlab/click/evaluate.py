@@ -36,7 +36,7 @@ from .clicks import Click, next_click
 THRESHOLDS = (0.8, 0.85, 0.9)
 AP_CLICKS = (3, 5)
 MIOU_CLICKS = (1, 3, 5)
-METHODS = ("adclick", "adclick-noprompt", "grabcut", "random-walker", "residual", "sam")
+METHODS = ("adclick", "adclick-noprompt", "adclick-fill", "grabcut", "random-walker", "residual", "sam")
 
 
 @dataclass
@@ -88,18 +88,18 @@ def simulate(
 class ADClickMethod:
     """ADClick under the protocol: one ClickSession per image, one add_click per click."""
 
-    def __init__(self, model, use_prompt: bool = True, name: str = "ADClick", drop_rejected: bool = True):
+    def __init__(self, model, use_prompt: bool = True, name: str = "ADClick", **session_options):
         self.model = model
         self.use_prompt = use_prompt
         self.name = name
-        self.drop_rejected = drop_rejected
+        self.session_options = session_options  # ClickSession keywords: drop_rejected, fill
 
     def start(self, context: ImageContext) -> None:
         from .session import ClickSession
 
         prompt = context.prompt if self.use_prompt else None
         self.session = ClickSession(
-            context.image, self.reference, prompt=prompt, model=self.model, features=context.features, drop_rejected=self.drop_rejected
+            context.image, self.reference, prompt=prompt, model=self.model, features=context.features, **self.session_options
         )
 
     def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
@@ -142,9 +142,10 @@ def build_methods(names: Sequence[str], checkpoint=None, sam_model: str | None =
             raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
         if name.startswith("adclick"):
             model = model or ClickModel(checkpoint)
-            prompt = name == "adclick"
-            name = "ADClick" if prompt else "ADClick (no prompt)"
-            methods.append(ADClickMethod(model, use_prompt=prompt, name=name, drop_rejected=drop_rejected))
+            label = {"adclick": "ADClick", "adclick-noprompt": "ADClick (no prompt)", "adclick-fill": "ADClick (fill)"}[name]
+            methods.append(
+                ADClickMethod(model, name != "adclick-noprompt", label, drop_rejected=drop_rejected, fill=name == "adclick-fill")
+            )
         elif name == "grabcut":
             methods.append(GrabCut())
         elif name == "random-walker":
