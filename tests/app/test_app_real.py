@@ -34,12 +34,12 @@ def untrained_engine():
     return ADClickEngine(model=model)
 
 
-def shipped_engine():
+def shipped_engine(fill: bool = False):
     from defectlab.app.labeller import ADClickEngine
 
     if not click.DEFAULT_CHECKPOINT.is_file():
         pytest.skip(f"no shipped ADClick checkpoint at {click.DEFAULT_CHECKPOINT}")
-    return ADClickEngine()
+    return ADClickEngine(fill=fill)
 
 
 def mask_of(result):
@@ -94,14 +94,16 @@ def test_api_on_the_real_click_session(make_app, untrained_engine):
               f"p95 {np.percentile(times, 95):.1f} ms")
 
 
-def test_shipped_checkpoint_masks_the_clicked_scratch(make_app):
-    engine = shipped_engine()
+@pytest.mark.parametrize("fill", [False, True])
+def test_shipped_checkpoint_masks_the_clicked_scratch(make_app, fill):
+    engine = shipped_engine(fill)
     app = make_app(session_factory=engine.session, reference_factory=engine.reference, wait_timeout=300)
     with TestClient(app) as client:
         id_ = client.get("/api/state").json()["images"][0]["id"]
         result = client.post(f"/api/images/{id_}/click", json={"x": 65, "y": 32}).json()
+        assert app.state.labeller.pool.peek(id_).session.fill is fill
         mask = mask_of(result)
-        assert mask.any() and mask.mean() < 0.5
+        assert mask.any() and mask.mean() < 0.5  # one click on a thin scratch must not paint the image
 
 
 def test_shipped_checkpoint_in_a_real_browser(make_app, tmp_path):

@@ -43,12 +43,15 @@ class ADClickEngine:
 
     ``checkpoint`` is a .safetensors file from ``defectlab click-train``
     (None: the one shipped with the package); ``model`` an already loaded
-    ``ClickModel``, which tests and benchmarks use.
+    ``ClickModel``, which tests and benchmarks use; ``fill``: sessions fill
+    between clicks (``ClickSession(fill=True)``), for products whose
+    defects are large and faint.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None):
+    def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None, fill: bool = False):
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self._model = model
+        self.fill = fill
 
     def model(self):
         if self._model is None:
@@ -65,7 +68,7 @@ class ADClickEngine:
     def session(self, image: np.ndarray, reference: object, prompt: str | None) -> object:
         from defectlab.click import ClickSession
 
-        return ClickSession(image, normal_images=reference, prompt=prompt, model=self.model())
+        return ClickSession(image, normal_images=reference, prompt=prompt, model=self.model(), fill=self.fill)
 
 
 class Labeller:
