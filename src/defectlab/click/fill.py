@@ -24,6 +24,8 @@ How it sits on the head (``ClickSession(fill=True)``):
   are -15 to -25 while the defect pixels it missed sit at -1 to -7;
   ``sure`` = 11.5 (p = 1e-5) pins the first and leaves the second free, so
   the walk fills where the head hesitates, not across what it rejects.
+  (A head trained with other settings may be sure at other logits; check
+  its validation logits before reusing 11.5.)
 - It only grows the head's mask: the walk's result may raise the logits,
   never lower them (lowering cut good masks of synthetic large areas
   short), and never where the head is sure at full resolution (the coarse

@@ -37,8 +37,8 @@ import torch
 from ..data.io import load_image
 from .checkpoint import ClickConfig, load_checkpoint
 from .clicks import Click, click_maps, map_pixel
-from .model import ClickHead
 from .fill import Fill
+from .model import ClickHead
 from .residual import ImageFeatures, NormalReference
 
 
