@@ -2,7 +2,7 @@
 
     python bench/click_latency.py --root ../shared/data/magnetic_tile
     python bench/click_latency.py --root ../shared/data/magnetic_tile --threads 2
-    python bench/click_latency.py --fill --out bench/results/click_latency_fill.md
+    python bench/click_latency.py --fill        # writes bench/results/click_latency_fill.md
 
 What is timed, on the held-out classes' real images at their own sizes:
 
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--fill", action="store_true", help="sessions with fill=True (fill between clicks)")
-    ap.add_argument("--out", default="bench/results/click_latency.md")
+    ap.add_argument("--out", default=None, help="default: bench/results/click_latency.md, or click_latency_fill.md with --fill")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -105,7 +105,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    out = Path(args.out)
+    out = Path(args.out or f"bench/results/click_latency{'_fill' if args.fill else ''}.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
 
