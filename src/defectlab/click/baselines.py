@@ -23,7 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .clicks import Click
+from .clicks import Click, border_background
 
 
 @dataclass
@@ -149,10 +149,7 @@ class RandomWalker:
         neg = disks(small, shape, r, False)
         if not pos.any():
             return np.zeros(self.shape, bool), np.zeros(self.shape, np.float32)
-        border = np.zeros(shape, bool)
-        border[[0, -1], :] = border[:, [0, -1]] = True
-        far = cv2.distanceTransform((~pos).astype(np.uint8), cv2.DIST_L2, 3) > max(shape) / 8
-        labels[neg | (border & far)] = 2
+        labels[neg | border_background(pos)] = 2
         labels[pos] = 1
         if not (labels == 2).any():
             return np.ones(self.shape, bool), np.ones(self.shape, np.float32)

@@ -60,6 +60,20 @@ def map_pixel(click: Click, scale: tuple[float, float], shape: tuple[int, int]) 
     return cx, cy
 
 
+def border_background(positive: np.ndarray) -> np.ndarray:
+    """Bool (h, w): the map's border cells farther than an eighth of its longer side from every positive disk.
+
+    Random walks seeded only by the clicks split the image between one
+    positive and one negative click; these border cells are the background
+    seeds that the random-walker baseline and fill between clicks share.
+    """
+    h, w = positive.shape
+    border = np.zeros((h, w), bool)
+    border[[0, -1], :] = border[:, [0, -1]] = True
+    far = cv2.distanceTransform((~np.asarray(positive, bool)).astype(np.uint8), cv2.DIST_L2, 3) > max(h, w) / 8
+    return border & far
+
+
 def next_click(gt: np.ndarray, pred: np.ndarray, valid: np.ndarray | None = None) -> Click | None:
     """The simulated user's next click, or None when the prediction is perfect.
 

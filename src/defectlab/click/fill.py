@@ -52,7 +52,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg, spsolve
 
-from .clicks import Click, map_pixel
+from .clicks import Click, border_background, map_pixel
 
 STRENGTH = 0.01
 SURE = 11.5
@@ -94,9 +94,7 @@ class Fill:
             cv2.circle(pos if c.positive else neg, map_pixel(c, grid_scale, (h, w)), r, 1, thickness=-1)
         coarse = cv2.resize(logits, (w, h), interpolation=cv2.INTER_AREA).astype(np.float64)
         seeds = np.full((h, w), np.nan)
-        border = np.zeros((h, w), bool)
-        border[[0, -1], :] = border[:, [0, -1]] = True
-        seeds[border & (cv2.distanceTransform(1 - pos, cv2.DIST_L2, 3) > max(h, w) / 8)] = 0.0
+        seeds[border_background(pos > 0)] = 0.0
         seeds[coarse < -self.sure] = 0.0
         seeds[coarse > self.sure] = 1.0
         seeds[neg > 0] = 0.0
