@@ -52,6 +52,26 @@ def test_settings_are_checked():
         Fill(np.zeros((8, 8)), strength=0)
     with pytest.raises(ValueError, match="sure"):
         Fill(np.zeros((8, 8)), sure=-1)
+    with pytest.raises(ValueError, match="min_radius"):
+        Fill(np.zeros((8, 8)), min_radius=-1)
+
+
+def test_leaves_a_thin_rim_around_the_heads_mask_to_the_head():
+    # A visible square defect that the head outlines one pixel short, hesitating
+    # (logit -1) on that rim: the walk, stopped by the square's edge, would push
+    # just the rim over the threshold. An addition that thin is below what its
+    # grid resolves, so it is left out (min_radius = 0 shows what it would add).
+    grey = np.full((96, 96), 0.8)
+    grey[35:55, 35:55] = 0.2
+    logits = np.full(grey.shape, -4.0, np.float32)
+    logits[35:55, 35:55] = -1.0
+    logits[36:54, 36:54] = 4.0
+    rim = (logits == -1.0)
+    clicks = [Click(45, 45, True)]
+    grown = Fill(grey, min_radius=0)(logits, clicks, (1.0, 1.0), radius=5)
+    kept = Fill(grey)(logits, clicks, (1.0, 1.0), radius=5)
+    assert (grown[rim] > 0).mean() > 0.9
+    assert not (kept[rim] > 0).any() and np.array_equal(kept > 0, logits > 0)
 
 
 def test_never_fills_what_the_head_is_sure_is_background():
