@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--normals", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--keep-rejected", action="store_true", help="also score each checkpoint with drop_rejected=False")
-    ap.add_argument("--fill", action="store_true", help="also score each checkpoint with fill=True (fill between clicks)")
+    ap.add_argument("--no-fill", action="store_true", help="also score each checkpoint with fill=False (no fill between clicks)")
     ap.add_argument("--out", default=None, help="also write the table to this markdown file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -60,7 +60,7 @@ def main() -> None:
     rows = []
     for ckpt in args.checkpoint or [None]:
         model = ClickModel(ckpt)
-        variants = [("", {})] + [(" keep-rejected", {"drop_rejected": False})] * args.keep_rejected + [(" fill", {"fill": True})] * args.fill
+        variants = [("", {})] + [(" keep-rejected", {"drop_rejected": False})] * args.keep_rejected + [(" no-fill", {"fill": False})] * args.no_fill
         for suffix, options in variants:
             method = ADClickMethod(model, use_prompt=False, **options)
             method.reference = reference

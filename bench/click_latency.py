@@ -2,7 +2,7 @@
 
     python bench/click_latency.py --root ../shared/data/magnetic_tile
     python bench/click_latency.py --root ../shared/data/magnetic_tile --threads 2
-    python bench/click_latency.py --fill        # writes bench/results/click_latency_fill.md
+    python bench/click_latency.py --no-fill     # writes bench/results/click_latency_nofill.md
 
 What is timed, on the held-out classes' real images at their own sizes:
 
@@ -38,8 +38,8 @@ def main() -> None:
     ap.add_argument("--normals", type=int, default=64)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--fill", action="store_true", help="sessions with fill=True (fill between clicks)")
-    ap.add_argument("--out", default=None, help="default: bench/results/click_latency.md, or click_latency_fill.md with --fill")
+    ap.add_argument("--no-fill", dest="fill", action="store_false", help="sessions with fill=False (no fill between clicks)")
+    ap.add_argument("--out", default=None, help="default: bench/results/click_latency.md, or click_latency_nofill.md with --no-fill")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -90,7 +90,7 @@ def main() -> None:
     areas = [h * w for h, w in sizes]
     lines = [
         f"# ADClick latency ({platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{args.threads} thread(s){', fill between clicks' if args.fill else ''}, {len(samples)} images of {args.types}, model sizes "
+        f"{args.threads} thread(s){'' if args.fill else ', no fill between clicks'}, {len(samples)} images of {args.types}, model sizes "
         f"{min(sizes, key=lambda s: s[0] * s[1])} .. {max(sizes, key=lambda s: s[0] * s[1])}, "
         f"median {int(np.median(areas))} px)",
         "",
@@ -105,7 +105,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    out = Path(args.out or f"bench/results/click_latency{'_fill' if args.fill else ''}.md")
+    out = Path(args.out or f"bench/results/click_latency{'' if args.fill else '_nofill'}.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
 

@@ -34,7 +34,7 @@ def test_defaults_are_loopback_copy_and_no_token(tmp_path):
     assert args.host == "127.0.0.1" and args.placement == "copy" and args.token is None
     assert args.func is cli.run_label
     assert parse(str(tmp_path), "--normal", str(tmp_path), "--link").placement == "link"
-    assert not args.fill and parse(str(tmp_path), "--normal", str(tmp_path), "--fill").fill
+    assert args.fill and not parse(str(tmp_path), "--normal", str(tmp_path), "--no-fill").fill
     with pytest.raises(SystemExit):
         parse(str(tmp_path), "--normal", str(tmp_path), "--link", "--copy")
 

@@ -34,7 +34,7 @@ def untrained_engine():
     return ADClickEngine(model=model)
 
 
-def shipped_engine(fill: bool = False):
+def shipped_engine(fill: bool = True):
     from defectlab.app.labeller import ADClickEngine
 
     if not click.DEFAULT_CHECKPOINT.is_file():

@@ -148,11 +148,11 @@ def test_negative_click_drops_a_region_no_positive_click_touches():
 
 def test_fill_session_only_grows_the_heads_mask(model, reference):
     image, _ = with_blob(texture(np.random.default_rng(5), 80, 112), (50, 40), 9)
-    plain = ClickSession(image, reference, model=model)
-    filled = ClickSession(image, reference, model=model, fill=True)
+    plain = ClickSession(image, reference, model=model, fill=False)
+    filled = ClickSession(image, reference, model=model)
     for s in (plain, filled):
         s.add_click(50, 40, True)
-    assert filled.mask.shape == (80, 112)
+    assert filled.fill and not plain.fill and filled.mask.shape == (80, 112)
     assert (filled.probability >= plain.probability - 1e-6).all()  # same head inputs: fill adds, never removes
     filled.add_click(70, 40, True)  # from here on the filled mask is the head's previous-mask input
     assert filled.undo() and len(filled.clicks) == 1

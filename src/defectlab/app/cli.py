@@ -47,9 +47,9 @@ def register(sub) -> None:
                    help="use at most N normal images, evenly spaced (default: %(default)s; 0 = all)")
     p.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
                    help="ADClick weights (.safetensors) from `defectlab click-train` (default: the shipped ones)")
-    p.add_argument("--fill", action="store_true",
-                   help="fill between clicks (a random walker over the model's mask): for large, faint defects "
-                        "such as uneven areas or stains, where the model alone paints a blob per click")
+    p.add_argument("--no-fill", dest="fill", action="store_false",
+                   help="do not fill between clicks (by default a random walker over the model's mask fills the "
+                        "space between positive clicks that no image edge separates: large, faint defects)")
     p.add_argument("--engine", choices=("adclick", "fake"), default="adclick",
                    help="adclick: the model (default); fake: paints a disk per click, to try the app without it")
     p.set_defaults(func=run_label)

@@ -44,11 +44,10 @@ class ADClickEngine:
     ``checkpoint`` is a .safetensors file from ``defectlab click-train``
     (None: the one shipped with the package); ``model`` an already loaded
     ``ClickModel``, which tests and benchmarks use; ``fill``: sessions fill
-    between clicks (``ClickSession(fill=True)``), for products whose
-    defects are large and faint.
+    between clicks (``ClickSession(fill=...)``, on by default).
     """
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None, fill: bool = False):
+    def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None, fill: bool = True):
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self._model = model
         self.fill = fill

@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     e.add_argument("--root", required=True)
     e.add_argument("--category", default=None)
     e.add_argument("--types", type=_csv, default=None, help="defect types to evaluate, comma separated (default: all)")
-    e.add_argument("--methods", type=_csv, default=("adclick", "grabcut", "random-walker", "residual", "sam"), help="comma separated; add adclick-noprompt for the prompt ablation, adclick-fill for fill between clicks")
+    e.add_argument("--methods", type=_csv, default=("adclick", "grabcut", "random-walker", "residual", "sam"), help="comma separated; add adclick-noprompt for the prompt ablation, adclick-nofill for the one without fill between clicks")
     e.add_argument("--checkpoint", default=None, help="ADClick .safetensors (default: the shipped one)")
     e.add_argument("--sam-model", default=None, help="local SAM directory (or cached hub id) for the SAM baseline")
     e.add_argument("--prompt", default="type", help="'type' (the defect type name, default), 'none', or a fixed text")

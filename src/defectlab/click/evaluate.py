@@ -36,7 +36,7 @@ from .clicks import Click, next_click
 THRESHOLDS = (0.8, 0.85, 0.9)
 AP_CLICKS = (3, 5)
 MIOU_CLICKS = (1, 3, 5)
-METHODS = ("adclick", "adclick-noprompt", "adclick-fill", "grabcut", "random-walker", "residual", "sam")
+METHODS = ("adclick", "adclick-noprompt", "adclick-nofill", "grabcut", "random-walker", "residual", "sam")
 
 
 @dataclass
@@ -142,9 +142,9 @@ def build_methods(names: Sequence[str], checkpoint=None, sam_model: str | None =
             raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
         if name.startswith("adclick"):
             model = model or ClickModel(checkpoint)
-            label = {"adclick": "ADClick", "adclick-noprompt": "ADClick (no prompt)", "adclick-fill": "ADClick (fill)"}[name]
+            label = {"adclick": "ADClick", "adclick-noprompt": "ADClick (no prompt)", "adclick-nofill": "ADClick (no fill)"}[name]
             methods.append(
-                ADClickMethod(model, name != "adclick-noprompt", label, drop_rejected=drop_rejected, fill=name == "adclick-fill")
+                ADClickMethod(model, name != "adclick-noprompt", label, drop_rejected=drop_rejected, fill=name != "adclick-nofill")
             )
         elif name == "grabcut":
             methods.append(GrabCut())

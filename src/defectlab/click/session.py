@@ -114,8 +114,9 @@ class ClickSession:
     drop_rejected: switch off predicted regions that a negative click
         touches and no positive click does (:func:`drop_rejected_regions`).
     fill: fill between clicks with a random walker that takes the
-        head's mask as its prior (:mod:`defectlab.click.fill`): for
-        large, faint defects where the image shows no boundary.
+        head's mask as its prior (:mod:`defectlab.click.fill`), for
+        large, faint defects where the image shows no boundary; on by
+        default, ``False`` leaves the mask to the head alone.
     """
 
     def __init__(
@@ -128,7 +129,7 @@ class ClickSession:
         threshold: float = 0.5,
         features: ImageFeatures | None = None,
         drop_rejected: bool = True,
-        fill: bool = False,
+        fill: bool = True,
     ):
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
@@ -283,7 +284,7 @@ class ClickSession:
         if self.drop_rejected:
             logits = drop_rejected_regions(logits, clicks, (h / ih, w / iw), _logit(self.threshold), self.model.config.radius)
         if self._fill is not None and clicks:
-            logits = self._fill(logits, clicks, (h / ih, w / iw), self.model.config.radius)
+            logits = self._fill(logits, clicks, (h / ih, w / iw), self.model.config.radius, _logit(self.threshold))
         return logits
 
     def _outputs(self) -> tuple[np.ndarray, np.ndarray]:
