@@ -84,3 +84,25 @@ def test_never_fills_what_the_head_is_sure_is_background():
     out = fill(sure, clicks, (1.0, 1.0), 5)
     assert (out >= sure).all()  # it only ever grows the head's mask
     assert np.array_equal(out > 0, sure > 0)
+
+
+
+def test_a_colour_edge_is_an_edge_for_the_walk():
+    from defectlab.click.fill import _laplacian
+
+    # red and green of equal brightness: no edge in grey, one in colour
+    image = np.zeros((8, 8, 3))
+    image[..., 0] = 0.5
+    image[:, 4:] = (0.0, 0.5, 0.0)
+    colour = _laplacian(image, 130.0)
+    grey = _laplacian(image.mean(axis=2, keepdims=True), 130.0)
+    left, across = (2 * 8 + 2, 2 * 8 + 3), (2 * 8 + 3, 2 * 8 + 4)  # neighbours in row 2
+    assert -colour[across] < 1e-3 and -colour[left] > 0.99
+    assert -grey[across] > 0.99
+    # a grey image given as three equal channels fills exactly as its one channel
+    flat = np.random.default_rng(1).uniform(0.4, 0.6, (96, 96))
+    clicks = [Click(38, 48, True), Click(58, 48, True)]
+    logits = _blobs(flat.shape, [(38, 48), (58, 48)], 5)
+    one = Fill(flat)(logits, clicks, (1.0, 1.0), 5)
+    three = Fill(np.repeat(flat[..., None], 3, axis=2))(logits, clicks, (1.0, 1.0), 5)
+    assert np.allclose(one, three, atol=1e-4)

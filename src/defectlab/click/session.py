@@ -157,7 +157,7 @@ class ClickSession:
         self._redo: list[_State] = []
         self._cache: tuple[_State, tuple[np.ndarray, np.ndarray]] | None = None
         self._anomaly_map: np.ndarray | None = None
-        self._fill = Fill(f.rgb.mean(dim=0).numpy()) if fill else None
+        self._fill = Fill(f.rgb.permute(1, 2, 0).numpy()) if fill else None
         self.precompute_seconds = time.perf_counter() - start
 
     # -- read-only views ---------------------------------------------------
