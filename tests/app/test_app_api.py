@@ -169,6 +169,14 @@ def test_prompt_follows_the_defect_type(client):
     assert undone["prompt"] is None
 
 
+def test_fill_cannot_be_switched_on_a_model_without_it(client):
+    id_ = ids(client)[0]
+    assert client.post(f"/api/images/{id_}/click", json={"x": 5, "y": 5}).json()["fill"] is None  # the fake has none
+    response = client.put(f"/api/images/{id_}/fill", json={"fill": False})
+    assert response.status_code == 409 and "fill" in response.json()["detail"]
+    assert client.put(f"/api/images/{id_}/fill", json={"fill": "maybe"}).status_code == 422
+
+
 def test_image_and_heatmap_are_served_by_id(client, folders):
     images_dir, _ = folders
     id_ = ids(client)[1]

@@ -79,6 +79,19 @@ def test_api_on_the_real_click_session(make_app, untrained_engine):
         assert prompted.status_code == 200 and prompted.json()["prompt"] == "scratch"
         assert session.prompt == "scratch"
 
+        # fill between clicks: on by default, switched per image, an undoable step, kept in the draft
+        assert prompted.json()["fill"] is True and session.fill
+        off = client.put(f"/api/images/{id_}/fill", json={"fill": False}).json()
+        assert off["fill"] is False and not session.fill and off["can_undo"]
+        annotation = app.state.labeller.pool.peek(id_)
+        draft = annotation.draft()
+        assert draft["fill"] is False
+        on = client.post(f"/api/images/{id_}/undo", json={}).json()
+        assert on["fill"] is True and session.fill
+        annotation.restore_draft(draft)
+        assert annotation.fill is False and not session.fill
+        assert client.put(f"/api/images/{id_}/fill", json={"fill": True}).json()["fill"] is True
+
         saved = client.post(f"/api/images/{id_}/save", json={"defect_type": "scratch"})
         assert saved.status_code == 200, saved.text
         heat = client.get(f"/api/images/{id_}/heatmap")
@@ -122,6 +135,12 @@ def test_shipped_checkpoint_in_a_real_browser(make_app, tmp_path):
         page.keyboard.press("Enter")  # sends the prompt; the model may redraw the mask
         page.wait_for_function("() => document.getElementById('latency').textContent.startsWith('prompt')",
                                timeout=120_000)
+        assert page.is_checked("#fill") and page.get_attribute("#stage", "data-fill") == "true"
+        page.keyboard.press("l")  # fill off for this image (the server's answer sets data-fill), and on again
+        page.wait_for_function("() => document.getElementById('stage').dataset.fill === 'false'", timeout=60_000)
+        assert not page.is_checked("#fill")
+        page.click("#fill")
+        page.wait_for_function("() => document.getElementById('stage').dataset.fill === 'true'", timeout=60_000)
         area = int(page.get_attribute("#stage", "data-area"))
         assert 0 < area < 96 * 128 / 2
         page.keyboard.press("s")

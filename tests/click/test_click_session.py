@@ -156,3 +156,19 @@ def test_fill_session_only_grows_the_heads_mask(model, reference):
     assert (filled.probability >= plain.probability - 1e-6).all()  # same head inputs: fill adds, never removes
     filled.add_click(70, 40, True)  # from here on the filled mask is the head's previous-mask input
     assert filled.undo() and len(filled.clicks) == 1
+
+
+def test_switching_fill_recomputes_the_current_mask(model, reference):
+    image, _ = with_blob(texture(np.random.default_rng(5), 80, 112), (50, 40), 9)
+    plain = ClickSession(image, reference, model=model, fill=False)
+    session = ClickSession(image, reference, model=model)
+    for s in (plain, session):
+        s.add_click(50, 40, True)
+    filled = session.probability
+    session.fill = False
+    assert not session.fill and np.array_equal(session.probability, plain.probability)
+    session.fill = True
+    assert np.array_equal(session.probability, filled)
+    session.set_mask(np.zeros(session.shape, bool))
+    session.fill = False  # a painted mask is the user's: a setting does not redraw it
+    assert not session.mask.any()

@@ -1,9 +1,10 @@
 """One image being labelled: a click session plus the app's own undo history.
 
 The app keeps its own history instead of relying on the session's undo alone
-because brush edits, prompt changes and reset are steps the user expects to
-undo too, and the session's own undo only knows about clicks. Each step
-records the clicks, prompt and mask it ended with; stepping back or forward
+because brush edits, prompt changes, switching fill between clicks and
+reset are steps the user expects to undo too, and the session's own undo
+only knows about clicks. Each step records the clicks, prompt, fill setting
+and mask it ended with; stepping back or forward
 brings the session to exactly that state (the cheap way when the step was a
 click, by replaying otherwise), so the next click builds on what the user
 sees.
@@ -25,9 +26,10 @@ MAX_HISTORY = 200
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # start, click, edit, prompt, reset
+    kind: str  # start, click, edit, prompt, fill, reset
     clicks: tuple[ClickTuple, ...]
     prompt: str | None
+    fill: bool | None  # None: the session has no such setting
     packed: bytes  # np.packbits of the mask: 1 bit a pixel keeps 200 steps cheap
 
 
@@ -42,7 +44,7 @@ class Annotation:
         self.seconds_before = 0.0  # time spent in earlier runs, from the draft
         self.version = 0  # bumped on every change; drafts older than this are stale
         self._mask = self._session_mask()
-        self._history = [Step("start", self._session_clicks(), prompt, self._pack(self._mask))]
+        self._history = [Step("start", self._session_clicks(), prompt, getattr(session, "fill", None), self._pack(self._mask))]
         self._pos = 0
         # The step that needs no saving: where the image was opened, or the last save.
         self._clean: Step | None = self._history[0]
@@ -57,6 +59,10 @@ class Annotation:
     @property
     def prompt(self) -> str | None:
         return self._history[self._pos].prompt
+
+    @property
+    def fill(self) -> bool | None:
+        return self._history[self._pos].fill
 
     @property
     def clicks(self) -> tuple[ClickTuple, ...]:
@@ -102,6 +108,15 @@ class Annotation:
         self._push("prompt", prompt=prompt)
         return True
 
+    def set_fill(self, fill: bool) -> bool:
+        if self.fill is None:
+            raise ValueError("this click model has no fill between clicks to switch")
+        if bool(fill) == self.fill:
+            return False
+        self.session.fill = bool(fill)
+        self._push("fill", fill=bool(fill))
+        return True
+
     def reset(self) -> None:
         self.session.reset()
         self._push("reset")
@@ -129,7 +144,7 @@ class Annotation:
             raise ValueError(f"saved mask is {mask.shape}, image is {self.shape}")
         self.session.set_mask(mask)
         self._mask = mask.copy()
-        self._history = [Step("start", self._session_clicks(), self.prompt, self._pack(self._mask))]
+        self._history = [Step("start", self._session_clicks(), self.prompt, self.fill, self._pack(self._mask))]
         self._pos = 0
         self._clean = self._history[0]
 
@@ -139,6 +154,7 @@ class Annotation:
         return {
             "clicks": [[x, y, int(p)] for x, y, p in self.clicks],
             "prompt": self.prompt,
+            "fill": self.fill,
             "mask": {"size": list(self.shape), "counts": rle.encode(self._mask)},
             "clicks_total": self.clicks_total,
             "edits": self.edits,
@@ -158,7 +174,8 @@ class Annotation:
         mask = rle.decode(draft["mask"]["counts"], int(size[0]), int(size[1]))
         if mask.shape != self.shape:
             raise ValueError(f"draft mask is {mask.shape}, image is {self.shape}")
-        target = Step("start", clicks, draft.get("prompt"), self._pack(mask))
+        fill = draft.get("fill", self.fill)
+        target = Step("start", clicks, draft.get("prompt"), None if self.fill is None else bool(fill), self._pack(mask))
         self._restore(target, None)
         self._history = [target]
         self._pos = 0
@@ -177,12 +194,13 @@ class Annotation:
 
     # -------------------------------------------------------------- internals
 
-    def _push(self, kind: str, mask: np.ndarray | None = None, prompt: object = ...) -> None:
+    def _push(self, kind: str, mask: np.ndarray | None = None, prompt: object = ..., fill: object = ...) -> None:
         self._mask = self._session_mask() if mask is None else mask.copy()
         step = Step(
             kind,
             self._session_clicks(),
             self.prompt if prompt is ... else prompt,
+            self.fill if fill is ... else fill,
             self._pack(self._mask),
         )
         del self._history[self._pos + 1 :]
@@ -194,6 +212,8 @@ class Annotation:
 
     def _restore(self, step: Step, hint: str | None) -> None:
         s = self.session
+        if step.fill is not None and s.fill != step.fill:
+            s.fill = step.fill
         if hint == "undo":
             s.undo()
         elif hint == "redo":

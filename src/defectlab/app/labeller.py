@@ -168,6 +168,12 @@ class Labeller:
 
         return self._change(annotation, apply)
 
+    def set_fill(self, id_: str, fill: bool) -> tuple[Annotation, dict]:
+        annotation = self._annotation(id_)
+        if annotation.fill is None:
+            raise AppError(409, "this click model has no fill between clicks to switch")
+        return self._change(annotation, lambda a: a.set_fill(fill))
+
     def undo(self, id_: str):
         return self._change(self._annotation(id_), Annotation.undo)
 
@@ -260,6 +266,7 @@ class Labeller:
             "mask": {"size": list(annotation.shape), "counts": rle.encode(annotation.mask)},
             "clicks": [[x, y, p] for x, y, p in annotation.clicks],
             "prompt": annotation.prompt,
+            "fill": annotation.fill,
             "can_undo": annotation.can_undo,
             "can_redo": annotation.can_redo,
             "dirty": annotation.dirty,

@@ -48,6 +48,10 @@ class DefectTypeIn(BaseModel):
     defect_type: str | None = Field(default=None, max_length=200)
 
 
+class FillIn(BaseModel):
+    fill: bool
+
+
 class OpenIn(BaseModel):
     prefetch: str | None = Field(default=None, pattern=IMAGE_ID_PATTERN)
 
@@ -229,6 +233,10 @@ def _add_api_routes(app: FastAPI, lab: Labeller) -> None:
     @app.put("/api/images/{id_}/prompt")
     def prompt(body: DefectTypeIn, id_: str = ImageId):
         return changed(id_, lab.set_prompt(id_, body.defect_type))
+
+    @app.put("/api/images/{id_}/fill")
+    def fill(body: FillIn, id_: str = ImageId):
+        return changed(id_, lab.set_fill(id_, body.fill))
 
     for action in ("undo", "redo", "reset"):
         _add_history_route(app, getattr(lab, action), action, changed)

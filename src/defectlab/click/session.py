@@ -157,7 +157,8 @@ class ClickSession:
         self._redo: list[_State] = []
         self._cache: tuple[_State, tuple[np.ndarray, np.ndarray]] | None = None
         self._anomaly_map: np.ndarray | None = None
-        self._fill = Fill(f.rgb.permute(1, 2, 0).numpy()) if fill else None
+        self._walk: Fill | None = None  # built on first use: a session with fill off never pays for it
+        self._fill_on = bool(fill)
         self.precompute_seconds = time.perf_counter() - start
 
     # -- read-only views ---------------------------------------------------
@@ -188,8 +189,14 @@ class ClickSession:
 
     @property
     def fill(self) -> bool:
-        """Whether clicks fill between them (set at construction)."""
-        return self._fill is not None
+        """Whether clicks fill between them; switching it recomputes the current mask."""
+        return self._fill_on
+
+    @fill.setter
+    def fill(self, value: bool) -> None:
+        if bool(value) != self._fill_on:
+            self._fill_on = bool(value)
+            self._rerun()
 
     @property
     def can_undo(self) -> bool:
@@ -208,9 +215,7 @@ class ClickSession:
     def prompt(self, value: str | None) -> None:
         self._prompt_emb = self.model.embed_prompt(value)
         self._prompt = value
-        state = self._state
-        if state.clicks and state.user_mask is None and state.prev is not None:
-            self._history[-1] = _State(state.clicks, state.prev, self._run(state.clicks, state.prev))
+        self._rerun()
 
     # -- editing -----------------------------------------------------------
     def add_click(self, x: float, y: float, positive: bool = True) -> np.ndarray:
@@ -260,6 +265,12 @@ class ClickSession:
     def _state(self) -> _State:
         return self._history[-1]
 
+    def _rerun(self) -> None:
+        """Recompute the current step's mask after a setting changed (a painted mask stays)."""
+        state = self._state
+        if state.clicks and state.user_mask is None and state.prev is not None:
+            self._history[-1] = _State(state.clicks, state.prev, self._run(state.clicks, state.prev))
+
     def _push(self, state: _State) -> None:
         self._history.append(state)
         self._redo.clear()
@@ -283,8 +294,10 @@ class ClickSession:
         logits = logits[0, 0].numpy()
         if self.drop_rejected:
             logits = drop_rejected_regions(logits, clicks, (h / ih, w / iw), _logit(self.threshold), self.model.config.radius)
-        if self._fill is not None and clicks:
-            logits = self._fill(logits, clicks, (h / ih, w / iw), self.model.config.radius, _logit(self.threshold))
+        if self._fill_on and clicks:
+            if self._walk is None:
+                self._walk = Fill(self.features.rgb.permute(1, 2, 0).numpy())
+            logits = self._walk(logits, clicks, (h / ih, w / iw), self.model.config.radius, _logit(self.threshold))
         return logits
 
     def _outputs(self) -> tuple[np.ndarray, np.ndarray]:

@@ -228,6 +228,12 @@ function applyState(s) {
   viewer.redraw();
   $("undo").disabled = !s.can_undo;
   $("redo").disabled = !s.can_redo;
+  if ("fill" in s) {
+    // null: the model has no fill to switch (e.g. --engine fake)
+    $("fill").disabled = s.fill === null;
+    $("fill").checked = Boolean(s.fill);
+    $("stage").dataset.fill = String(s.fill);
+  }
   const n = area(state.mask);
   $("stage").dataset.area = String(n);
   $("stage").dataset.clicks = String(s.clicks.length);
@@ -346,6 +352,16 @@ async function syncPrompt() {
   await edit("prompt", { defect_type: value }, "PUT");
 }
 
+// ------------------------------------------------------ fill between clicks
+
+function setFill(on) {
+  if (!state.info || $("fill").disabled) return;
+  // After the call, failed or not, the box shows what the server holds.
+  edit("fill", { fill: on }, "PUT").then(() => {
+    if (state.info) $("fill").checked = Boolean(state.info.fill);
+  });
+}
+
 // ----------------------------------------------------------------- saving
 
 async function save() {
@@ -436,6 +452,7 @@ function bindControls() {
     const li = e.target.closest("li");
     if (li) openImage(li.dataset.id);
   });
+  $("fill").addEventListener("change", (e) => setFill(e.target.checked));
   const field = $("defect-type");
   field.addEventListener("input", () => {
     clearTimeout(promptTimer);
@@ -475,6 +492,7 @@ function onKey(e) {
   else if (key === "h") toggleHeatmap(!state.heatOn);
   else if (key === "f") viewer.fit();
   else if (key === "r") reset();
+  else if (key === "l") setFill(!$("fill").checked);
   else if (key === "+" || key === "=") viewer.zoomBy(1.25);
   else if (key === "-") viewer.zoomBy(0.8);
   else if (key === "[") setBrushSize(viewer.brushRadius / 1.25);
