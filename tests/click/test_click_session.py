@@ -146,29 +146,21 @@ def test_negative_click_drops_a_region_no_positive_click_touches():
     assert (out[20:35, 30:55] < 0).all() and (out[5:15, 5:15] > 0).all()
 
 
-def test_fill_session_only_grows_the_heads_mask(model, reference):
-    image, _ = with_blob(texture(np.random.default_rng(5), 80, 112), (50, 40), 9)
-    plain = ClickSession(image, reference, model=model, fill=False)
-    filled = ClickSession(image, reference, model=model)
-    for s in (plain, filled):
-        s.add_click(50, 40, True)
-    assert filled.fill and not plain.fill and filled.mask.shape == (80, 112)
-    assert (filled.probability >= plain.probability - 1e-6).all()  # same head inputs: fill adds, never removes
-    filled.add_click(70, 40, True)  # from here on the filled mask is the head's previous-mask input
-    assert filled.undo() and len(filled.clicks) == 1
-
-
-def test_switching_fill_recomputes_the_current_mask(model, reference):
+def test_fill_only_grows_the_heads_mask_and_can_be_switched(model, reference):
     image, _ = with_blob(texture(np.random.default_rng(5), 80, 112), (50, 40), 9)
     plain = ClickSession(image, reference, model=model, fill=False)
     session = ClickSession(image, reference, model=model)
     for s in (plain, session):
         s.add_click(50, 40, True)
+    assert session.fill and not plain.fill and session.mask.shape == (80, 112)
     filled = session.probability
-    session.fill = False
+    assert (filled >= plain.probability - 1e-6).all()  # same head inputs: fill adds, never removes
+    session.fill = False  # switching recomputes the current mask
     assert not session.fill and np.array_equal(session.probability, plain.probability)
     session.fill = True
     assert np.array_equal(session.probability, filled)
+    session.add_click(70, 40, True)  # from here on the filled mask is the head's previous-mask input
+    assert session.undo() and len(session.clicks) == 1
     session.set_mask(np.zeros(session.shape, bool))
     session.fill = False  # a painted mask is the user's: a setting does not redraw it
     assert not session.mask.any()
