@@ -5,7 +5,7 @@ Some defects barely show: a large area ground unevenly, a faint stain, a
 so it paints a blob around each positive click and the labeller pays one
 click per blob. What the clicks themselves say is "the defect spans these
 points"; a random walker (Grady, PAMI 2006) turns that into a region: it
-spreads each seed's label along the image, stops at strong intensity
+spreads each seed's label along the image, stops at strong brightness or colour
 edges, and fills the space between positive clicks that no edge separates.
 
 How it sits on the head (``ClickSession(fill=True)``, the default):
