@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -85,3 +86,22 @@ def test_simulate_stops_when_perfect():
     gt[5:10, 5:10] = True
     record = simulate(Oracle(gt), gt, max_clicks=20)
     assert record.ious == [1.0] * 5 and set(record.soft) == {3, 5}
+
+
+def test_random_walker_sees_colour_edges_and_walks_grey_photos_as_grey():
+    # red and green halves of equal luminance (cv2's grey: 60 both): one region in grey, two in colour
+    image = np.zeros((80, 120, 3), np.uint8)
+    image[..., 0] = 200
+    image[:, 50:] = (0, 102, 0)
+    image = np.clip(image.astype(int) + np.random.default_rng(0).integers(-3, 4, image.shape), 0, 255).astype(np.uint8)
+    clicks = [Click(40, 40, True), Click(75, 40, False)]
+    walker = RandomWalker()
+    walker.start(ImageContext(image=image))
+    assert walker.colour and walker.data.shape == (80, 120, 3)
+    mask, _ = walker.predict(clicks)
+    assert mask[40, 40] and not mask[:, 50:].any()  # stops at the colour edge
+    grey = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)  # the same photo in grey
+    walker.start(ImageContext(image=grey))
+    assert not walker.colour and walker.data.shape == (80, 120)
+    mask, _ = walker.predict(clicks)
+    assert mask[40, 40] and mask[:, 50:].any()  # nothing there to stop it

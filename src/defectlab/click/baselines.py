@@ -113,7 +113,11 @@ class GrabCut:
 
 
 class RandomWalker:
-    """scikit-image's random walker on the grey image, seeded from the clicks.
+    """scikit-image's random walker on the image, seeded from the clicks.
+
+    Colour images are walked in colour (``channel_axis``), so a boundary
+    between two colours of equal brightness counts; grey photos (three equal
+    channels) as one grey channel, exactly as before colour was supported.
 
     Background seeds: negative click disks plus the image border away from
     positive clicks (with only the clicked seeds, a random walker splits the
@@ -131,18 +135,20 @@ class RandomWalker:
         self.max_side = max_side
 
     def start(self, context: ImageContext) -> None:
-        grey = cv2.cvtColor(context.image, cv2.COLOR_RGB2GRAY)
-        self.shape = grey.shape
-        self.scale = min(1.0, self.max_side / max(grey.shape))
+        image = context.image
+        self.colour = image.ndim == 3 and not (np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))
+        data = image if self.colour else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        self.shape = data.shape[:2]
+        self.scale = min(1.0, self.max_side / max(self.shape))
         if self.scale < 1.0:
-            grey = cv2.resize(grey, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
-        self.grey = grey.astype(np.float64) / 255.0
+            data = cv2.resize(data, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
+        self.data = data.astype(np.float64) / 255.0
 
     def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
         from skimage.segmentation import random_walker
 
         small = [Click(c.x * self.scale, c.y * self.scale, c.positive) for c in clicks]
-        shape = self.grey.shape
+        shape = self.data.shape[:2]
         r = max(1, int(round(self.radius * self.scale)))
         labels = np.zeros(shape, np.int32)
         pos = disks(small, shape, r, True)
@@ -157,7 +163,9 @@ class RandomWalker:
             # It warns when its solver's tolerance lets probabilities stray a
             # hair outside [0, 1]; they are clipped below.
             warnings.simplefilter("ignore", UserWarning)
-            prob = random_walker(self.grey, labels, beta=self.beta, mode="bf", return_full_prob=True)[0]
+            prob = random_walker(
+                self.data, labels, beta=self.beta, mode="bf", return_full_prob=True, channel_axis=-1 if self.colour else None
+            )[0]
         prob = np.clip(prob, 0, 1).astype(np.float32)
         if prob.shape != self.shape:
             prob = cv2.resize(prob, (self.shape[1], self.shape[0]), interpolation=cv2.INTER_LINEAR)
