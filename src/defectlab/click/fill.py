@@ -63,7 +63,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg, spsolve
 
-from .clicks import Click, border_background, map_pixel
+from .clicks import Click, border_background, click_maps
 
 STRENGTH = 0.01
 SURE = 11.5
@@ -117,18 +117,14 @@ class Fill:
             return logits
         H, W = logits.shape
         h, w = self.shape
-        grid_scale = (scale[0] * h / H, scale[1] * w / W)
-        r = max(1, int(round(radius * h / H)))
-        pos, neg = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
-        for c in clicks:
-            cv2.circle(pos if c.positive else neg, map_pixel(c, grid_scale, (h, w)), r, 1, thickness=-1)
+        pos, neg = click_maps(clicks, (h, w), radius * h / H, (scale[0] * h / H, scale[1] * w / W)) > 0
         coarse = cv2.resize(logits, (w, h), interpolation=cv2.INTER_AREA).astype(np.float64)
         seeds = np.full((h, w), np.nan)
-        seeds[border_background(pos > 0)] = 0.0
+        seeds[border_background(pos)] = 0.0
         seeds[coarse < -self.sure] = 0.0
         seeds[coarse > self.sure] = 1.0
-        seeds[neg > 0] = 0.0
-        seeds[pos > 0] = 1.0
+        seeds[neg] = 0.0
+        seeds[pos] = 1.0
 
         prior = 1.0 / (1.0 + np.exp(-coarse))
         free = np.isnan(seeds).ravel()
