@@ -42,20 +42,11 @@ def main() -> None:
     from defectlab.click.evaluate import ADClickMethod, class_rows, markdown_table, simulate
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel
-    from defectlab.click.synth import KINDS, synthesize
-    from defectlab.data import get_dataset, load_image, sample_support
+    from defectlab.data import get_dataset, sample_support
 
     ds = get_dataset(args.dataset, args.root, args.category)
-    bases = [s.image_path for s in ds.test_samples() if s.label == 0]
-    if len(bases) < 2:
-        raise SystemExit(f"{args.dataset} at {args.root} has {len(bases)} normal test images; need at least 2")
     reference = NormalReference(sample_support(ds.train_normals(), args.normals, seed=0), progress=False)
-    cases = []
-    for i in range(args.images):
-        kind = KINDS[i % len(KINDS)]
-        base, donor = bases[(5 * i) % len(bases)], bases[(5 * i + 2) % len(bases)]
-        image, mask, _ = synthesize(load_image(base), np.random.default_rng([123, i]), kind=kind, donor=load_image(donor))
-        cases.append((kind, image, mask, reference.features(image)))
+    cases = dev_cases(ds, reference, args.images, f"{args.dataset} at {args.root}")
 
     rows = []
     for ckpt in args.checkpoint or [None]:
@@ -74,6 +65,23 @@ def main() -> None:
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n")
+
+
+def dev_cases(ds, reference, n: int, name: str) -> list[tuple]:
+    """(kind, image, mask, features) for ``n`` synthetic defects on ``ds``'s normal test images, kinds in turn."""
+    from defectlab.click.synth import KINDS, synthesize
+    from defectlab.data import load_image
+
+    bases = [s.image_path for s in ds.test_samples() if s.label == 0]
+    if len(bases) < 2:
+        raise SystemExit(f"{name} has {len(bases)} normal test images; need at least 2")
+    cases = []
+    for i in range(n):
+        kind = KINDS[i % len(KINDS)]
+        base, donor = bases[(5 * i) % len(bases)], bases[(5 * i + 2) % len(bases)]
+        image, mask, _ = synthesize(load_image(base), np.random.default_rng([123, i]), kind=kind, donor=load_image(donor))
+        cases.append((kind, image, mask, reference.features(image)))
+    return cases
 
 
 if __name__ == "__main__":

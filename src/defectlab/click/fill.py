@@ -35,9 +35,10 @@ How it sits on the head (``ClickSession(fill=True)``, the default):
   (morphological opening). Without this rule fill switched on twice as
   many wrong pixels as right ones on the validation and development
   images, and 86 % of the wrong ones lay within 1.5 cells of the head's
-  mask: the walk cannot place an edge to better than a cell, so it nudged
-  the boundary of small, visible defects outwards and cost them IoU. Fine
-  detail (thin cracks, sharp edges) stays the head's.
+  mask (``bench/fill_added.py``): the walk cannot place an edge to better
+  than a cell, so it nudged the boundary of small, visible defects outwards
+  and cost them IoU. Fine detail (thin cracks, sharp edges) stays the
+  head's.
 
 The settings were chosen among the variants in
 ``bench/results/click_train_variants.md`` by the validation and
