@@ -61,7 +61,10 @@ class TrainConfig:
     category: str | None = None
     train_types: tuple[str, ...] = DEFAULT_TRAIN_TYPES
     n_normals: int = 64  # normal reference size (drawn from the train split)
-    n_synthetic: int = 400
+    # 1600 synthetic images (400 per kind): with 400, 3000 iterations showed each one about 22
+    # times; four times as many kinds' variations saved clicks on both selection sets over two
+    # seeds (bench/results/click_train_variants.md, fifth round). Features cost ~4 min more, once.
+    n_synthetic: int = 1600
     iterations: int = 3000
     batch_size: int = 6
     crop: int = 256  # large defects need their surroundings in the crop
