@@ -25,7 +25,11 @@ How it sits on the head (``ClickSession(fill=True)``, the default):
   ``sure`` = 11.5 (p = 1e-5) pins the first and leaves the second free, so
   the walk fills where the head hesitates, not across what it rejects.
   (A head trained with other settings may be sure at other logits; check
-  its validation logits before reusing 11.5.)
+  its validation logits with ``bench/click_logits.py`` before reusing
+  11.5. The current shipped head, trained with four times as many
+  synthetic defects: background near a click median -18.5, missed defect
+  pixels median -3.5, 5 % of them below -11.5; the head 11.5 was read from:
+  -18.0, -3.1, 3 %.)
 - It only grows the head's mask: the walk's result may raise the logits,
   never lower them (lowering cut good masks of synthetic large areas
   short), and never where the head is sure at full resolution (the coarse
