@@ -167,6 +167,21 @@ def test_draft_round_trip_restores_clicks_mask_and_counts():
     assert b.clicks_total == 2 and b.edits == 1 and b.dirty
 
 
+def test_draft_without_fill_keeps_the_sessions_fill():
+    # A draft written with a model that has no fill (fill: null, e.g. --engine
+    # fake) must not switch fill off when reopened with one that has it.
+    class FillSession(FakeClickSession):
+        fill = True
+
+    a = annotation()
+    a.click(10, 10, True)
+    draft = a.draft()
+    assert draft["fill"] is None
+    b = Annotation(FillSession(np.full((60, 80, 3), 120, np.uint8), radius=5), (60, 80))
+    b.restore_draft(draft)
+    assert b.fill is True and b.session.fill is True
+
+
 def test_draft_for_another_image_size_is_refused():
     a = annotation()
     a.click(10, 10, True)

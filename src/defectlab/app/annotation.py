@@ -174,8 +174,12 @@ class Annotation:
         mask = rle.decode(draft["mask"]["counts"], int(size[0]), int(size[1]))
         if mask.shape != self.shape:
             raise ValueError(f"draft mask is {mask.shape}, image is {self.shape}")
-        fill = draft.get("fill", self.fill)
-        target = Step("start", clicks, draft.get("prompt"), None if self.fill is None else bool(fill), self._pack(mask))
+        fill = draft.get("fill")  # None: written by a model without fill; keep the session's setting
+        if fill is not None and self.fill is not None:
+            fill = bool(fill)
+        else:
+            fill = self.fill
+        target = Step("start", clicks, draft.get("prompt"), fill, self._pack(mask))
         self._restore(target, None)
         self._history = [target]
         self._pos = 0
