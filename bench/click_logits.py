@@ -37,11 +37,11 @@ def main() -> None:
     from defectlab.click.baselines import ImageContext
     from defectlab.click.evaluate import ADClickMethod, simulate
     from defectlab.click.session import ClickModel
-    from defectlab.click.train import DEFAULT_TRAIN_TYPES
+    from defectlab.click.train import split_real
     from defectlab.data import get_dataset, load_gt_mask, load_image, sample_support
 
     ds = get_dataset(args.dataset, args.root)
-    val = [s for s in ds.test_samples() if s.label == 1 and s.anomaly_type in DEFAULT_TRAIN_TYPES][:: args.val_every]
+    val = split_real(ds, val_every=args.val_every)[1]
     for checkpoint in args.checkpoint or [None]:
         model = ClickModel(checkpoint)
         reference = model.reference(sample_support(ds.train_normals(), args.normals, seed=0))

@@ -19,7 +19,7 @@ import torch
 
 def main() -> None:
     from defectlab.click.evaluate import evaluate, markdown_table
-    from defectlab.click.train import DEFAULT_TRAIN_TYPES
+    from defectlab.click.train import split_real
     from defectlab.data import get_dataset
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,8 +35,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     ds = get_dataset(args.dataset, args.root)
-    train = [s for s in ds.test_samples() if s.label == 1 and s.anomaly_type in DEFAULT_TRAIN_TYPES]
-    val = train[:: args.val_every]  # the same slice click-train holds back
+    val = split_real(ds, val_every=args.val_every)[1]  # the slice click-train holds back
     rows = evaluate(
         args.dataset, args.root, methods=args.methods.split(","), checkpoint=args.checkpoint,
         samples=val, progress=False, log=lambda *_: None, drop_rejected=not args.keep_rejected,

@@ -41,7 +41,7 @@ def main() -> None:
     from defectlab.click.fill import Fill
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel
-    from defectlab.click.train import DEFAULT_TRAIN_TYPES
+    from defectlab.click.train import split_real
     from defectlab.data import get_dataset, load_gt_mask, load_image, sample_support
 
     class RecordingFill(Fill):
@@ -55,8 +55,8 @@ def main() -> None:
     ds = get_dataset(args.dataset, args.root)
     reference = NormalReference(sample_support(ds.train_normals(), args.normals, seed=0), progress=False)
     cases = [(None, image, mask) for _, image, mask, _ in dev_cases(ds, reference, 48, f"{args.dataset} at {args.root}")]
-    train = [s for s in ds.test_samples() if s.label == 1 and s.anomaly_type in DEFAULT_TRAIN_TYPES]
-    cases += [(s.anomaly_type, load_image(s.image_path), load_gt_mask(s)) for s in train[:: args.val_every]]
+    val = split_real(ds, val_every=args.val_every)[1]
+    cases += [(s.anomaly_type, load_image(s.image_path), load_gt_mask(s)) for s in val]
 
     model = ClickModel(args.checkpoint)
     options = {} if args.min_radius is None else {"min_radius": args.min_radius}

@@ -9,7 +9,8 @@ import torch
 from click_testutil import TEST_TEXT_DIM, make_mvtec, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click.checkpoint import load_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
-from defectlab.click.train import TrainConfig, mask_loss, simulate_clicks, train
+from defectlab.click.train import TrainConfig, mask_loss, simulate_clicks, split_real, train
+from defectlab.data import get_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,6 +31,14 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     # a second run reuses the cached features
     again = train(cfg, tmp_path / "out" / "m2.safetensors")
     assert json.loads(again.with_suffix(".json").read_text())["training"]["n_real"] == 1
+
+
+def test_split_real_holds_back_every_nth_defective_image_of_the_types(tmp_path):
+    ds = get_dataset("mvtec-ad", str(make_mvtec(tmp_path / "data")), "tile")
+    all_blobs = [s for s in ds.test_samples() if s.label == 1 and s.anomaly_type == "blob"]
+    train_part, val = split_real(ds, ("blob",), 2)
+    assert val == all_blobs[::2] and train_part == [s for s in all_blobs if s not in val]
+    assert split_real(ds, ("blob",)) == (all_blobs, [])
 
 
 def test_unknown_train_type_is_refused(tmp_path):

@@ -261,6 +261,20 @@ def mask_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
 # --------------------------------------------------------------------------- main
 
 
+def split_real(ds, types: Sequence[str] = DEFAULT_TRAIN_TYPES, val_every: int = 0) -> tuple[list, list]:
+    """(training, validation) real defective samples of ``types``: every ``val_every``-th is held back (0: none).
+
+    The benchmarks that score on "the images click-train held back" call
+    this too, so they can never drift from the slice training left out.
+    """
+    samples = [s for s in ds.test_samples() if s.label == 1 and s.anomaly_type in set(types)]
+    if val_every <= 0:
+        return samples, []
+    val = samples[::val_every]
+    held = set(val)
+    return [s for s in samples if s not in held], val
+
+
 def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
     """Train the head and write ``out`` (.safetensors + .json); returns the weights path."""
     start = time.perf_counter()
@@ -275,16 +289,11 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
     normals = sample_support(train_normals, n_ref, seed=cfg.seed)
     ref_set = set(normals)
     pool = [p for p in train_normals if p not in ref_set]  # bases for synthetic defects
-    types = set(cfg.train_types)
-    samples = [s for s in ds.test_samples() if s.label == 1 and s.anomaly_type in types]
     found = {s.anomaly_type for s in ds.test_samples() if s.label == 1}
-    missing = types - found
+    missing = set(cfg.train_types) - found
     if missing:
         raise ValueError(f"train types {sorted(missing)} not in {cfg.dataset} at {cfg.root}; it has {sorted(found)}")
-    val_samples = []
-    if cfg.val_every > 0:
-        val_samples = samples[:: cfg.val_every]
-        samples = [s for s in samples if s not in set(val_samples)]
+    samples, val_samples = split_real(ds, cfg.train_types, cfg.val_every)
 
     config = ClickConfig(head=cfg.head, image_size=cfg.image_size, max_side=cfg.max_side, text_encoder=cfg.text_encoder)
     reference = NormalReference(
