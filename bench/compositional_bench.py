@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             preds = det.predict(test_obs)
             for p in preds:
                 for stage in ("align", "describe", "fuse"):
-                    timings[stage].append(p.details["timings"][stage])
+                    timings[stage].append(p.details.timings[stage])
             comp = np.array([p.score for p in preds])
             knn_det = PatchKNNDetector(image_size=args.size, progress=False).fit([pool[i].image for i in support])
             t0 = time.perf_counter()

@@ -5,7 +5,7 @@ import argparse
 import numpy as np
 import pytest
 
-from defectlab.detect.base import NotFittedError
+from defectlab.errors import NotFittedError
 from defectlab.detect.compositional import CompositionalDetector, Observation
 from defectlab.detect.compositional_cli import (
     ablation_table,
@@ -40,14 +40,13 @@ def test_missing_part_outscores_normal_and_is_explained(predictions, scenes):
     preds, missing = predictions, scenes[5]
     assert preds[1].score > preds[0].score
     d = preds[1].details
-    assert d["descriptors"]["class-histogram"]["score"] > 1.0
-    assert "missing part" in d["descriptors"]["class-histogram"]["reason"]
-    assert set(d["descriptors"]) == {"patch", "class-patch", "foreground-patch", "class-embedding",
+    assert d.descriptors["class-histogram"].score > 1.0
+    assert "missing part" in d.descriptors["class-histogram"].reason
+    assert set(d.descriptors) == {"patch", "class-patch", "foreground-patch", "class-embedding",
                                      "class-histogram", "class-colour", "class-location"}
-    assert preds[1].score == pytest.approx(sum(v["score"] for v in d["descriptors"].values()))
-    for key in ("explanation", "class_map", "unknown_class", "timings"):
-        assert key in d
-    assert set(d["timings"]) == {"features", "segment", "align", "describe", "fuse"}
+    assert preds[1].score == pytest.approx(sum(v.score for v in d.descriptors.values()))
+    assert d.explanation and d.class_map is not None
+    assert set(d.timings) == {"features", "segment", "align", "describe", "fuse"}
     # the map lights up where the pin should have been
     amap, mask = preds[1].anomaly_map, missing.mask
     assert amap.shape == mask.shape and amap[mask].mean() > amap[~mask].mean()
@@ -68,7 +67,7 @@ def test_one_shot_uses_fixed_weights_and_observations_are_reusable(scenes):
     det.fit(obs[:1])
     assert det.loo_scores == {} and det.weights == {"patch": 0.15, "foreground-patch": 0.15, "class-histogram": 1.0}
     pred = det.predict([obs[1]])[0]
-    assert list(pred.details["descriptors"]) == ["patch", "foreground-patch", "class-histogram"]
+    assert list(pred.details.descriptors) == ["patch", "foreground-patch", "class-histogram"]
 
 
 def test_class_maps_are_saved_as_pictures(predictions, scenes, tmp_path):
@@ -146,7 +145,7 @@ def test_sam_and_dinov2_from_local_directories(tmp_path, scenes):
     det.fit([s.image for s in scenes[:2]])
     pred = det.predict([scenes[5].image])[0]
     assert np.isfinite(pred.score) and pred.anomaly_map.shape == (SIZE, SIZE)
-    assert pred.details["class_map"].shape == (112, 112)
+    assert pred.details.class_map.shape == (112, 112)
 
 
 @pytest.mark.slow

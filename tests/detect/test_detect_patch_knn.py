@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from defectlab.demo import add_defect, surface
-from defectlab.detect.base import NotFittedError
-from defectlab.detect.patch_knn import PatchKNNDetector, top_percent_mean, upsample_map
-from defectlab.detect.preprocess import Resizer
+from defectlab.errors import NotFittedError
+from defectlab.backbones.embedder import upsample_map
+from defectlab.detect.patch_knn import PatchKNNDetector, top_percent_mean
+from defectlab.backbones.resize import Resizer
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +51,33 @@ def test_fit_needs_images():
         PatchKNNDetector(progress=False).fit([])
 
 
-def test_bad_parameters_are_named():
+def test_bad_parameters_are_named_at_fit():
+    image = [np.zeros((64, 64, 3), np.uint8)]
     with pytest.raises(ValueError, match="augment"):
-        PatchKNNDetector(augment="zoom")
+        PatchKNNDetector(augment="zoom", progress=False).fit(image)
     with pytest.raises(ValueError, match="top_percent"):
-        PatchKNNDetector(top_percent=0)
+        PatchKNNDetector(top_percent=0, progress=False).fit(image)
+
+
+def test_constructor_only_stores_parameters():
+    from defectlab.detect import clone
+
+    det = PatchKNNDetector(backbone="no-such-backbone", image_size=128)
+    assert det.get_params()["image_size"] == 128
+    assert repr(det) == "PatchKNNDetector(backbone='no-such-backbone', image_size=128)"
+    assert clone(det).get_params() == det.get_params()
+
+
+def test_fit_sets_the_threshold(scenes):
+    normals, *_ = scenes
+    det = PatchKNNDetector(image_size=96, progress=False).fit(normals[:3])
+    assert det.threshold_ == max(det.normal_scores())
 
 
 def test_augment_and_foreground_options_run(scenes):
     normals, good, bad, _ = scenes
     det = PatchKNNDetector(image_size=96, augment="rotate", foreground="pca", progress=False).fit(normals[:1])
-    assert len(det.index) > 0
+    assert len(det.index_) > 0
     assert det.predict(bad[:1])[0].score >= 0
 
 
@@ -94,7 +111,7 @@ def test_resizer_policies():
 
 
 def test_cosine_index_matches_brute_force():
-    from defectlab.detect.knn_index import CosineIndex, normalise
+    from defectlab.backbones.knn import CosineIndex, normalise
 
     rng = np.random.default_rng(0)
     bank, queries = rng.normal(size=(200, 16)), rng.normal(size=(30, 16))

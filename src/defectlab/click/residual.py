@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from ..backbones import Backbone, FeatureMaps, cached_backbone, patch_features
 from ..backbones.base import round_size
 from ..data.io import load_image
-from ..detect.preprocess import Resizer
+from ..backbones.resize import Resizer
 
 # Distances are divided by this quantile of leave-one-out normal distances,
 # so that 1.0 means "as far as the rare normal patch" on every product.
@@ -60,7 +60,7 @@ class ImageFeatures:
 
     def anomaly_map(self, sigma: float = 4.0) -> np.ndarray:
         """float32 (H, W) heat map at the original image size (1.0 = rare-normal level)."""
-        from ..detect.patch_knn import upsample_map
+        from ..backbones.embedder import upsample_map
 
         return upsample_map(self.dist[0].numpy(), self.image_shape, sigma)
 

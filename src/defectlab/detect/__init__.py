@@ -1,7 +1,13 @@
-"""Few-shot detectors: ``fit`` on a few normal images, ``predict`` -> Prediction."""
+"""Few-shot detectors: ``fit`` on a few normal images, ``predict`` -> Prediction.
 
-from .base import Detector, NotFittedError, Prediction
-from .factory import METHODS, create_detector
+Each detector registers itself in ``DETECTORS`` where it is defined; importing
+this package imports them all, so ``DETECTORS.names()`` is complete.
+"""
+
+from ..errors import NotFittedError
+from .base import DETECTORS, Detector, Prediction, clone, create_detector
+from .compositional import CompositionalDetector
 from .patch_knn import PatchKNNDetector
 
-__all__ = ["Detector", "NotFittedError", "Prediction", "METHODS", "create_detector", "PatchKNNDetector"]
+__all__ = ["DETECTORS", "Detector", "NotFittedError", "Prediction", "clone", "create_detector",
+           "PatchKNNDetector", "CompositionalDetector"]

@@ -1,52 +1,117 @@
 """The detector contract every method follows (scikit-learn style).
 
-``fit(normal_images)`` learns from a few normal images; ``predict(images)``
-returns one :class:`Prediction` per image. Images are anything
-:func:`defectlab.data.load_image` accepts: paths, PIL images or arrays.
+- The constructor only stores its parameters: no weights load, nothing is
+  validated that needs data. ``get_params``, ``set_params``, :func:`clone` and
+  ``repr`` are read from the constructor's signature.
+- ``fit(normal_images)`` learns from a few normal images; everything it learns
+  ends in ``_``, among it ``threshold_``: the flagging threshold taken from
+  the normal images themselves (the highest leave-one-out score of a normal
+  image against the others; ``None`` with a single normal image).
+- ``predict(images)`` returns one :class:`Prediction` per image; images are
+  anything :func:`defectlab.data.load_image` accepts: paths, PIL images or arrays.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError, NotFittedError
+from ..registry import Registry
+
+DETECTORS: Registry["Detector"] = Registry("detection method")
+
 
 @dataclass
 class Prediction:
-    """Result for one image: a scalar score (higher = more anomalous) and a
-    per-pixel anomaly map at the image's own resolution."""
+    """Result for one image: a scalar score (higher = more anomalous), a
+    per-pixel anomaly map at the image's own resolution and, for methods that
+    explain themselves, typed ``details``."""
 
     score: float
     anomaly_map: np.ndarray  # (H, W) float32
     source: str = ""  # file name, or "" for in-memory images
-    details: dict[str, Any] = field(default_factory=dict)  # method-specific explanations
+    details: Any = None  # method-specific, e.g. compositional.CompositionalDetails
+
+    @property
+    def explanation(self) -> str:
+        """One line saying why the image scored as it did ("" when the method does not say)."""
+        return getattr(self.details, "explanation", "") or ""
 
 
-class NotFittedError(RuntimeError):
-    pass
+class Detector(ABC):
+    """Base class: subclasses implement ``fit``, ``predict`` and ``normal_scores``."""
 
-
-class Detector:
-    """Base class: subclasses implement ``fit`` and ``predict``."""
-
+    @abstractmethod
     def fit(self, normal_images: Sequence) -> "Detector":
-        raise NotImplementedError
+        """Learn from normal images; sets the fitted attributes (ending in ``_``) and ``threshold_``."""
 
+    @abstractmethod
     def predict(self, images: Sequence) -> list[Prediction]:
-        raise NotImplementedError
+        """One :class:`Prediction` per image."""
 
+    @abstractmethod
     def normal_scores(self) -> list[float]:
         """Each normal image of the last fit scored against the others
-        (leave-one-out), from what fit() computed; [] with fewer than two.
-        Their maximum is a label-free flagging threshold."""
-        raise NotImplementedError
+        (leave-one-out), from what fit() computed; [] with fewer than two."""
 
     def predict_one(self, image) -> Prediction:
         return self.predict([image])[0]
 
+    # -- the fitted threshold ----------------------------------------------
+    def _set_threshold(self) -> None:
+        """Called at the end of ``fit``: the highest leave-one-out normal score."""
+        self.threshold_ = max(self.normal_scores(), default=None)
+
+    def _check_fitted(self, attribute: str, what: str = "predict()") -> None:
+        if getattr(self, attribute, None) is None:
+            raise NotFittedError(f"{type(self).__name__}: call fit(normal_images) before {what}")
+
+    # -- parameters, from the constructor's signature ------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "Detector":
+        unknown = set(params) - set(self._param_names())
+        if unknown:
+            raise ConfigError(f"{type(self).__name__} has no parameter(s) {sorted(unknown)}; "
+                              f"it takes {self._param_names()}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults.get(k))]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def clone(detector: Detector) -> Detector:
+    """A new, unfitted detector with the same parameters."""
+    return type(detector)(**detector.get_params())
+
+
+def create_detector(method: str = "patch-knn", **kwargs) -> Detector:
+    """A detector by registry name (``DETECTORS.names()``)."""
+    return DETECTORS.create(method, **kwargs)
+
 
 def source_name(image) -> str:
     return str(image) if isinstance(image, (str, Path)) else ""
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # arrays and objects without a plain truth value
+        return a is b

@@ -10,12 +10,12 @@ from pathlib import Path
 from ..backbones import DEFAULT_BACKBONE
 from ..data import DATASETS
 from .compositional_cli import add_compositional_arguments
-from .factory import METHODS, create_detector
-from .preprocess import POLICIES
+from .base import DETECTORS, create_detector
+from ..backbones.resize import POLICIES
 
 
 def add_detector_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=METHODS, default="patch-knn", help="detector (default: %(default)s)")
+    p.add_argument("--method", choices=DETECTORS.names(), default="patch-knn", help="detector (default: %(default)s)")
     p.add_argument("--backbone", default=DEFAULT_BACKBONE,
                    help="registry name (efficientnet-lite0, dinov2-small, ...), hub id or local model dir "
                         "(default: %(default)s, offline)")

@@ -39,9 +39,10 @@ from ..segment import View, create_aligner, create_segmenter
 from ..segment.aligners.base import Aligner
 from ..segment.base import Segmentation, Segmenter
 from . import explain, fusion
-from .base import Detector, NotFittedError, Prediction, source_name
+from ..errors import NotFittedError
+from .base import DETECTORS, Detector, Prediction, source_name
 from .descriptors import DESCRIPTORS, Descriptor, Parse, create_descriptors, resolve
-from .preprocess import Resizer
+from ..backbones.resize import Resizer
 
 
 @dataclass(eq=False)
@@ -65,6 +66,7 @@ class Observation:
         return View(self.image, self.segmentation, self.features)
 
 
+@DETECTORS.register("compositional")
 class CompositionalDetector(Detector):
     """
     Parameters
@@ -246,14 +248,13 @@ class CompositionalDetector(Detector):
         t2 = time.perf_counter()
         kinds = {d.name: d.kind for d in self.descriptors}
         per = explain.descriptor_details(scores, self.weights, kinds)
-        details = {
-            "method": "compositional",
-            "descriptors": per,
-            "explanation": explain.summary(per),
-            "class_map": parse.classes.labels,
-            "n_classes": parse.n_classes,
-            "unknown_class": parse.unknown,
-            "segments": obs.segmentation.n_segments,
-            "timings": {**obs.timings, "align": t_align, "describe": t1 - t0, "fuse": t2 - t1},
-        }
+        details = explain.CompositionalDetails(
+            descriptors=per,
+            explanation=explain.summary(per),
+            class_map=parse.classes.labels,
+            n_classes=parse.n_classes,
+            unknown_class=parse.unknown,
+            segments=obs.segmentation.n_segments,
+            timings={**obs.timings, "align": t_align, "describe": t1 - t0, "fuse": t2 - t1},
+        )
         return Prediction(score=score, anomaly_map=amap, source=obs.source, details=details)

@@ -110,11 +110,11 @@ def descriptor_ablation(samples_or_labels, predictions, kinds: Sequence[str] | N
         labels = np.asarray(items)
     if len(labels) != len(predictions):
         raise ValueError(f"{len(labels)} labels for {len(predictions)} predictions")
-    per = [p.details.get("descriptors") for p in predictions]
+    per = [getattr(p.details, "descriptors", None) for p in predictions]
     if any(d is None for d in per):
-        raise ValueError("descriptor ablation needs compositional predictions (details['descriptors'] is missing)")
+        raise ValueError("descriptor ablation needs compositional predictions (their details have no descriptors)")
     names = list(per[0])
-    scores = np.array([[d[n]["score"] for n in names] for d in per])
+    scores = np.array([[d[n].score for n in names] for d in per])
     normal = labels == 0
     groups = {"all": np.ones(len(labels), bool)}
     for kind in sorted({k for k in (kinds or []) if k}):

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.io import list_images, load_images, save_png_atomic, write_text_atomic
-from .factory import create_detector
+from .base import create_detector
 from .visualize import side_by_side
 
 
@@ -121,7 +121,7 @@ def contact_sheet(items: list[tuple[str, np.ndarray, object]], vmin: float, vmax
 
 def _explanations(results) -> list[str]:
     """The detector's own one-line reasons (compositional: which descriptor and class drove the score)."""
-    lines = [f"  {path.name}: {pred.details['explanation']}" for path, _, pred in results if pred.details.get("explanation")]
+    lines = [f"  {path.name}: {pred.explanation}" for path, _, pred in results if pred.explanation]
     return ["", "Why:", *lines] if lines else []
 
 

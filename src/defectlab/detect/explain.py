@@ -6,6 +6,7 @@ objects and the fusion weights; nothing is re-computed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -13,6 +14,31 @@ import cv2
 import numpy as np
 
 from .descriptors.base import DescriptorScore, Parse
+
+
+@dataclass
+class DescriptorDetail:
+    """One descriptor's part in a prediction."""
+
+    score: float  # normalised: 1.0 is the highest a normal shot reached (leave-one-out)
+    raw: float  # the descriptor's own units
+    weight: float  # the normaliser, from the normal shots
+    kind: str  # "structural" or "logical"
+    cls: int | None  # the class (part) that drove a logical descriptor
+    reason: str  # "class 3: area 0.0 % of the image, expected about 9 %: missing part"
+
+
+@dataclass
+class CompositionalDetails:
+    """``Prediction.details`` of the compositional detector."""
+
+    descriptors: dict[str, DescriptorDetail]
+    explanation: str
+    class_map: np.ndarray  # (h, w) aligned class ids at the working resolution
+    n_classes: int
+    unknown_class: int | None
+    segments: int
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 def anomaly_map(
@@ -46,27 +72,21 @@ def anomaly_map(
 
 
 def descriptor_details(scores: dict[str, DescriptorScore], weights: dict[str, float],
-                       kinds: dict[str, str]) -> dict[str, dict]:
-    """Per descriptor: normalised score, raw score, weight, class and reason (JSON-friendly)."""
-    out = {}
-    for name, s in scores.items():
-        out[name] = {
-            "score": float(s.value / weights[name]),
-            "raw": float(s.value),
-            "weight": float(weights[name]),
-            "kind": kinds[name],
-            "class": s.cls,
-            "reason": s.reason,
-        }
-    return out
+                       kinds: dict[str, str]) -> dict[str, DescriptorDetail]:
+    """Per descriptor: normalised score, raw score, weight, class and reason."""
+    return {
+        name: DescriptorDetail(float(s.value / weights[name]), float(s.value), float(weights[name]),
+                               kinds[name], s.cls, s.reason)
+        for name, s in scores.items()
+    }
 
 
-def summary(details: dict[str, dict]) -> str:
+def summary(details: dict[str, DescriptorDetail]) -> str:
     """One line: the descriptor that contributed most, and why."""
     if not details:
         return ""
-    name, d = max(details.items(), key=lambda kv: kv[1]["score"])
-    return f"{name} {d['score']:.2f}x normal" + (f": {d['reason']}" if d["reason"] else "")
+    name, d = max(details.items(), key=lambda kv: kv[1].score)
+    return f"{name} {d.score:.2f}x normal" + (f": {d.reason}" if d.reason else "")
 
 
 def save_class_maps(predictions: Iterable, out_dir: str | Path, images: Iterable[np.ndarray] | None = None,
@@ -83,11 +103,11 @@ def save_class_maps(predictions: Iterable, out_dir: str | Path, images: Iterable
     names = list(names) if names is not None else None
     written = []
     for i, pred in enumerate(predictions):
-        labels = pred.details.get("class_map")
-        if labels is None:
+        if not isinstance(pred.details, CompositionalDetails):
             continue
+        labels = pred.details.class_map
         stem = names[i] if names else (Path(pred.source).stem if pred.source else f"image_{i:04d}")
         image = images[i] if images is not None else None
-        unknown = pred.details.get("unknown_class")
+        unknown = pred.details.unknown_class
         written.append(save_class_map(out_dir / f"{stem}_classes.png", labels, unknown, image))
     return written

@@ -11,27 +11,28 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import cv2
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from ..backbones import Backbone, cached_backbone, patch_features, resolve_device
-from ..backbones.base import round_size
+from ..backbones import DEFAULT_BACKBONE, Backbone
+from ..backbones.embedder import PatchEmbedder, upsample_map
+from ..backbones.knn import CosineIndex
+from ..backbones.resize import Resizer
 from ..data.io import load_image
-from .base import Detector, NotFittedError, Prediction, source_name
-from .knn_index import CosineIndex
-from .preprocess import Resizer
+from ..errors import ConfigError
+from .base import DETECTORS, Detector, Prediction, source_name
 
 AUGMENTATIONS = ("none", "rotate", "rotate-flip")
 
 
+@DETECTORS.register("patch-knn")
 class PatchKNNDetector(Detector):
     """
     Parameters
     ----------
-    backbone: registry name, hub id or local directory (see ``defectlab.backbones``).
-    image_size, resize: how images are resized (see :mod:`defectlab.detect.preprocess`).
+    backbone: registry name, hub id or local directory (see ``defectlab.backbones``),
+        or a loaded :class:`Backbone`; a name is loaded on first use.
+    image_size, resize: how images are resized (see :mod:`defectlab.backbones.resize`).
     layers: backbone layers to concatenate; ``None`` uses the backbone's default.
     pool: neighbourhood averaging of patch features (1 = none).
     top_percent: share of most distant patches averaged into the image score.
@@ -42,11 +43,13 @@ class PatchKNNDetector(Detector):
         masking: the first principal component of the normal patches splits
         object from background).
     device: "auto" (CUDA when available), "cpu", "cuda", ...: where the backbone runs.
+
+    Fitted attributes: ``resizer_``, ``index_`` (the memory bank), ``threshold_``.
     """
 
     def __init__(
         self,
-        backbone: str | Backbone = "efficientnet-lite0",
+        backbone: str | Backbone = DEFAULT_BACKBONE,
         image_size: int = 256,
         resize: str = "auto",
         layers: Sequence[str] | None = None,
@@ -59,92 +62,92 @@ class PatchKNNDetector(Detector):
         device: str = "auto",
         progress: bool = True,
     ):
-        if augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
-        if foreground not in ("none", "pca"):
-            raise ValueError(f"foreground must be 'none' or 'pca', got {foreground!r}")
-        if not 0 < top_percent <= 100:
-            raise ValueError(f"top_percent must be in (0, 100], got {top_percent}")
-        self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
-        self.backbone.to(resolve_device(device))
-        self.resizer = Resizer(resize, image_size)
-        self.layers = tuple(layers) if layers else self.backbone.default_layers
+        self.backbone = backbone
+        self.image_size = image_size
+        self.resize = resize
+        self.layers = layers
         self.pool = pool
         self.top_percent = top_percent
         self.sigma = sigma
         self.augment = augment
         self.foreground = foreground
         self.batch_size = batch_size
+        self.device = device
         self.progress = progress
-        self.index: CosineIndex | None = None
-        self._fg_axis: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _validate(self) -> None:
+        if self.augment not in AUGMENTATIONS:
+            raise ConfigError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        if self.foreground not in ("none", "pca"):
+            raise ConfigError(f"foreground must be 'none' or 'pca', got {self.foreground!r}")
+        if not 0 < self.top_percent <= 100:
+            raise ConfigError(f"top_percent must be in (0, 100], got {self.top_percent}")
+
+    @property
+    def embedder_(self) -> PatchEmbedder:
+        """The feature pipeline, built (weights loaded) on first use and kept across fits."""
+        spec = (self.backbone, self.layers, self.pool, self.batch_size, self.device)
+        if getattr(self, "_embedder_spec", None) != spec:
+            self._embedder = PatchEmbedder(self.backbone, self.layers, self.pool,
+                                           batch_size=self.batch_size, device=self.device)
+            self._embedder_spec = spec
+        return self._embedder
 
     # -- features ---------------------------------------------------------
     def embed(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """(h, w, D) patch features per image, batching images of equal target size."""
-        out: list[np.ndarray | None] = [None] * len(images)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, img in enumerate(images):
-            size = round_size(self.resizer.target(img.shape[:2]), self.backbone.size_multiple)
-            groups.setdefault(size, []).append(i)
-        for size, idx in groups.items():
-            for start in range(0, len(idx), self.batch_size):
-                chunk = idx[start : start + self.batch_size]
-                fmaps = self.backbone.extract([images[i] for i in chunk], size, self.layers)
-                feats = patch_features(fmaps, pool=self.pool).permute(0, 2, 3, 1).cpu().numpy()
-                for j, i in enumerate(chunk):
-                    out[i] = feats[j]
-        return out  # type: ignore[return-value]
+        """(h, w, D) patch features per image."""
+        return self.embedder_.embed_numpy(images, self.resizer_)
 
     # -- fit / predict ----------------------------------------------------
     def fit(self, normal_images: Sequence) -> "PatchKNNDetector":
+        self._validate()
         if len(normal_images) == 0:
-            raise ValueError("fit() needs at least one normal image")
+            raise ConfigError("fit() needs at least one normal image")
         images = [load_image(x) for x in normal_images]
-        self.resizer.fit([im.shape[:2] for im in images])
+        self.resizer_ = Resizer(self.resize, self.image_size).fit([im.shape[:2] for im in images])
         bank_images = [v for im in images for v in _augmented(im, self.augment)]
         feats = []
         for chunk in _chunks(bank_images, self.batch_size, self.progress, "memory bank"):
             feats.extend(self.embed(chunk))
         rows = [f.reshape(-1, f.shape[-1]) for f in feats]
-        if self.foreground == "pca":
-            self._fg_axis = _foreground_axis(feats)
+        self.foreground_axis_ = _foreground_axis(feats) if self.foreground == "pca" else None
+        if self.foreground_axis_ is not None:
             rows = [r[self._fg_mask(f)] for r, f in zip(rows, feats)]
-        self.index = CosineIndex(np.concatenate(rows), device=self.backbone.device)
+        self.index_ = CosineIndex(np.concatenate(rows), device=self.embedder_.model.device)
         # Kept for normal_scores(): each image's bank rows (all its views) and
         # its unaugmented features, so leave-one-out needs no second pass.
         views = len(bank_images) // len(images)
         self._normal_rows = [np.concatenate(rows[i * views : (i + 1) * views]) for i in range(len(images))]
         self._normal_feats = feats[::views]
+        self._set_threshold()
         return self
 
     def normal_scores(self) -> list[float]:
-        if self.index is None:
-            raise NotFittedError("call fit(normal_images) before normal_scores()")
+        self._check_fitted("index_", "normal_scores()")
         scores = []
         for i, feat in enumerate(self._normal_feats if len(self._normal_feats) > 1 else []):
             others = CosineIndex(np.concatenate(self._normal_rows[:i] + self._normal_rows[i + 1 :]),
-                                 device=self.backbone.device)
+                                 device=self.embedder_.model.device)
             scores.append(top_percent_mean(self._distances(feat, others), self.top_percent))
         return scores
 
     def _fg_mask(self, feat: np.ndarray) -> np.ndarray:
-        mean, axis = self._fg_axis  # type: ignore[misc]
+        mean, axis = self.foreground_axis_  # type: ignore[misc]
         return ((feat.reshape(-1, feat.shape[-1]) - mean) @ axis) > 0
 
     def patch_distances(self, image: np.ndarray) -> np.ndarray:
         """(h, w) cosine distance of each patch to its nearest normal patch."""
-        if self.index is None:
-            raise NotFittedError("call fit(normal_images) before predict()")
-        return self._distances(self.embed([image])[0], self.index)
+        self._check_fitted("index_")
+        return self._distances(self.embed([image])[0], self.index_)
 
     def _distances(self, feat: np.ndarray, index: CosineIndex) -> np.ndarray:
         dist = index.distance(feat.reshape(-1, feat.shape[-1]))
-        if self._fg_axis is not None:
+        if self.foreground_axis_ is not None:
             dist = np.where(self._fg_mask(feat), dist, 0.0)
         return dist.reshape(feat.shape[:2])
 
     def predict(self, images: Sequence) -> list[Prediction]:
+        self._check_fitted("index_")
         results = []
         for item in tqdm(images, desc="scoring", unit="img", disable=not self.progress or len(images) < 4):
             image = load_image(item)
@@ -163,14 +166,6 @@ def top_percent_mean(values: np.ndarray, percent: float) -> float:
     flat = np.sort(values.ravel())[::-1]
     n = max(1, int(np.ceil(flat.size * percent / 100.0)))
     return float(flat[:n].mean())
-
-
-def upsample_map(patch_map: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
-    """Patch grid -> image-size map, bilinear then Gaussian (the field's convention)."""
-    full = cv2.resize(patch_map.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    if sigma > 0:
-        full = cv2.GaussianBlur(full, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    return full
 
 
 def _augmented(image: np.ndarray, augment: str) -> list[np.ndarray]:

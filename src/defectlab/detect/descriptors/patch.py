@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..knn_index import CosineIndex
+from ...backbones.knn import CosineIndex
 from .base import Descriptor, DescriptorScore, NotFittedDescriptorError, Parse, class_name, top_percent_mean
 
 # Fixed fusion weight for one shot: the worst-2% nearest-normal cosine distance

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError, NotFittedError
+
 POLICIES = ("auto", "squash", "shorter-side", "common-scale")
 
 
@@ -38,9 +40,9 @@ class Resizer:
 
     def __post_init__(self):
         if self.policy not in POLICIES:
-            raise ValueError(f"unknown resize policy {self.policy!r}; choose from {POLICIES}")
+            raise ConfigError(f"unknown resize policy {self.policy!r}; choose from {POLICIES}")
         if self.size < self.min_side:
-            raise ValueError(f"image size {self.size} is below the minimum of {self.min_side} px")
+            raise ConfigError(f"image size {self.size} is below the minimum of {self.min_side} px")
         # ``policy`` becomes the resolved one after fit(); a later fit on other
         # images must resolve "auto" afresh, so the request is kept apart.
         self.requested = self.policy
@@ -63,10 +65,10 @@ class Resizer:
             s = self.size / min(h, w)
         elif self.policy == "common-scale":
             if self.scale is None:
-                raise RuntimeError("Resizer.fit() must see the normal images before common-scale resizing")
+                raise NotFittedError("Resizer.fit() must see the normal images before common-scale resizing")
             s = self.scale
         else:
-            raise RuntimeError("Resizer.fit() must resolve the 'auto' policy first")
+            raise NotFittedError("Resizer.fit() must resolve the 'auto' policy first")
         th, tw = h * s, w * s
         shrink = min(1.0, self.max_side / max(th, tw))
         grow = max(1.0, self.min_side / min(th * shrink, tw * shrink))
