@@ -38,8 +38,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from defectlab.click.baselines import ImageContext
-    from defectlab.click.evaluate import ADClickMethod, class_rows, markdown_table, simulate
+    from defectlab.evaluation.click_baselines import ImageContext
+    from defectlab.evaluation.interactive import ADClickMethod, class_rows, markdown_table, simulate
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel
     from defectlab.data import get_dataset, sample_support
@@ -69,7 +69,7 @@ def main() -> None:
 
 def dev_cases(ds, reference, n: int, name: str) -> list[tuple]:
     """(kind, image, mask, features) for ``n`` synthetic defects on ``ds``'s normal test images, kinds in turn."""
-    from defectlab.click.synth import KINDS, synthesize
+    from defectlab.synthetic.defects import KINDS, synthesize
     from defectlab.data import load_image
 
     bases = [s.image_path for s in ds.test_samples() if s.label == 0]

@@ -34,8 +34,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from defectlab.click.baselines import ImageContext
-    from defectlab.click.evaluate import ADClickMethod, simulate
+    from defectlab.evaluation.click_baselines import ImageContext
+    from defectlab.evaluation.interactive import ADClickMethod, simulate
     from defectlab.click.session import ClickModel
     from defectlab.click.train import split_real
     from defectlab.data import get_dataset, load_gt_mask, load_image, sample_support

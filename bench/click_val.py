@@ -18,7 +18,7 @@ import torch
 
 
 def main() -> None:
-    from defectlab.click.evaluate import evaluate, markdown_table
+    from defectlab.evaluation.interactive import evaluate, markdown_table
     from defectlab.click.train import split_real
     from defectlab.data import get_dataset
 

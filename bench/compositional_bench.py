@@ -5,7 +5,7 @@ One command reproduces ``bench/results/compositional.md``::
     python bench/compositional_bench.py
 
 For each seed (42, 0, 1234) and layout (breakfast, pushpins, bottle of
-:mod:`defectlab.detect.scenes`), a pool of 8 normal scenes and a test set
+:mod:`defectlab.synthetic.scenes`), a pool of 8 normal scenes and a test set
 (20 normal scenes + 4 of every anomaly the layout admits) are generated; for
 1, 2, 4 and 8 shots the support set is the first k of a seeded permutation
 of the pool. Both detectors run with their defaults on the offline default
@@ -37,9 +37,9 @@ from tqdm.auto import tqdm
 
 from defectlab import metrics
 from defectlab.detect.compositional import CompositionalDetector
-from defectlab.detect.compositional_cli import ablation_table, descriptor_ablation
+from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
 from defectlab.detect.patch_knn import PatchKNNDetector
-from defectlab.detect.scenes import ANOMALIES, LAYOUTS, admits, make_scenes
+from defectlab.synthetic.scenes import ANOMALIES, LAYOUTS, admits, make_scenes
 
 GROUPS = ("logical", "structural")
 STAGES = ("features", "segment", "align", "describe", "fuse")
@@ -145,7 +145,7 @@ def render(args, rows, timings, knn_seconds, seconds) -> str:
         f"{platform.processor() or platform.machine()}, torch threads {args.threads}, Python "
         f"{sys.version.split()[0]}, torch {torch.__version__}).",
         "",
-        f"Scenes: {', '.join(args.layouts)} at {args.size} px (`defectlab.detect.scenes`); per layout and seed a pool "
+        f"Scenes: {', '.join(args.layouts)} at {args.size} px (`defectlab.synthetic.scenes`); per layout and seed a pool "
         f"of {args.pool} normal scenes for the support sets and a test set of {args.normals} normal scenes plus "
         f"{args.per_anomaly} per anomaly type (logical: missing, extra, swapped, wrong-colour, misplaced; "
         "pushpins admit no swap; structural: scratch, stain). Seeds "

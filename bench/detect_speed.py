@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from defectlab.data import load_image, list_images
-from defectlab.demo import surface
+from defectlab.synthetic.surfaces import surface
 from defectlab.detect.patch_knn import PatchKNNDetector
 
 MT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "magnetic_tile" / "MT_Free" / "Imgs"

@@ -36,8 +36,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from defectlab.click.baselines import ImageContext
-    from defectlab.click.evaluate import ADClickMethod, simulate
+    from defectlab.evaluation.click_baselines import ImageContext
+    from defectlab.evaluation.interactive import ADClickMethod, simulate
     from defectlab.click.fill import Fill
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel

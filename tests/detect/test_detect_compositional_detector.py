@@ -7,14 +7,9 @@ import pytest
 
 from defectlab.errors import NotFittedError
 from defectlab.detect.compositional import CompositionalDetector, Observation
-from defectlab.detect.compositional_cli import (
-    ablation_table,
-    add_compositional_arguments,
-    compositional_kwargs,
-    descriptor_ablation,
-)
+from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
 from defectlab.detect.explain import save_class_maps
-from defectlab.detect.scenes import make_scenes
+from defectlab.synthetic.scenes import make_scenes
 
 SIZE = 128
 
@@ -90,20 +85,7 @@ def test_errors_name_the_bad_value(scenes):
         CompositionalDetector(segmenter="feature-cluster", progress=False).fit([])
 
 
-def test_cli_pieces_build_a_detector_and_an_ablation_table(predictions, scenes):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--backbone", default="efficientnet-lite0")
-    parser.add_argument("--image-size", type=int, default=None)
-    parser.add_argument("--resize", default="auto")
-    add_compositional_arguments(parser)
-    args = parser.parse_args(["--segmenter", "feature-cluster", "--descriptors", "vand", "--image-size", "128"])
-    kw = compositional_kwargs(args)
-    assert kw["descriptors"] == "vand" and kw["image_size"] == 128 and kw["segmenter"] == "feature-cluster"
-    CompositionalDetector(progress=False, **kw)
-    bad = parser.parse_args(["--descriptors", "nope"])
-    with pytest.raises(ValueError, match="unknown descriptor"):
-        compositional_kwargs(bad)
-
+def test_ablation_scores_every_descriptor_subset_from_one_pass(predictions, scenes):
     test = scenes[4:]
     kinds = [s.kind if s.label else "" for s in test]
     abl = descriptor_ablation([s.label for s in test], predictions, kinds)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from defectlab.demo import add_defect, surface
+from defectlab.synthetic.surfaces import add_defect, surface
 from defectlab.errors import NotFittedError
 from defectlab.backbones.embedder import upsample_map
 from defectlab.detect.patch_knn import PatchKNNDetector, top_percent_mean

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from defectlab.detect.scenes import make_scenes
+from defectlab.synthetic.scenes import make_scenes
 from defectlab.segment import create_segmenter
 
 

@@ -60,7 +60,7 @@ def serve(app):
     """Run ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
     import uvicorn
 
-    from defectlab.app.cli import bind_socket
+    from .listen import bind_socket
 
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]

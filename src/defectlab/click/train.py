@@ -43,7 +43,7 @@ from .checkpoint import ClickConfig, save_checkpoint
 from .clicks import Click, click_maps, next_click, random_click_inside
 from .model import ClickHead, HeadConfig
 from .residual import ImageFeatures, NormalReference
-from .synth import PROMPTS, synthesize
+from ..synthetic.defects import PROMPTS, synthesize
 
 DEFAULT_TRAIN_TYPES = ("blowhole", "break", "fray")
 DEFAULT_HELD_OUT = ("crack", "uneven")
@@ -158,7 +158,7 @@ SYNTH_VERSION = 2  # bump when synth.py changes what it draws, so caches are not
 
 
 def _synth_kind(seed: int, i: int) -> str:
-    from .synth import KINDS
+    from ..synthetic.defects import KINDS
 
     return KINDS[int(np.random.default_rng([seed, i, 99]).integers(len(KINDS)))]
 
@@ -404,8 +404,8 @@ def _prompts(items: list[Item], table: dict, no_prompt: float, rng) -> torch.Ten
 @torch.no_grad()
 def validate(head: ClickHead, config: ClickConfig, reference: NormalReference, samples, clicks: Sequence[int] = (1, 3, 5)) -> dict:
     """Mean IoU after 1/3/5 simulated clicks (a quick development score on held-back training-class images)."""
-    from .baselines import ImageContext
-    from .evaluate import ADClickMethod, simulate
+    from ..evaluation.click_baselines import ImageContext
+    from ..evaluation.interactive import ADClickMethod, simulate
     from .session import ClickModel
 
     method = ADClickMethod(ClickModel(head=head, config=config), use_prompt=config.text_encoder is not None)

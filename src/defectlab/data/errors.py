@@ -7,8 +7,10 @@ for the first time and has no way to guess what a bare PIL or OS error means.
 
 from __future__ import annotations
 
+from ..errors import DataError
 
-class ImageLoadError(ValueError):
+
+class ImageLoadError(DataError, ValueError):
     """An image or mask could not be read (corrupt, truncated, not an image, unsupported values)."""
 
 
@@ -21,7 +23,7 @@ class ImageNotFoundError(ImageLoadError, FileNotFoundError):
     """
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(DataError, FileNotFoundError):
     """A dataset folder is missing, empty, or not laid out as the dataset's format requires.
 
     A FileNotFoundError because in nearly every case something expected on

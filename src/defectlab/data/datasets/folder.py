@@ -35,6 +35,7 @@ from pathlib import Path
 from ..io import Exclude, list_images
 from ..sample import Sample
 from .base import AnomalyDataset, good_first, require_folder, subfolders
+from .registry import DATASETS
 
 __all__ = ["FolderDataset"]
 
@@ -42,6 +43,7 @@ _MASK_ROOTS = ("ground_truth", "masks")
 _NOT_DEFECT_TYPES = {*_MASK_ROOTS, "train", "test"}
 
 
+@DATASETS.register("folder")
 class FolderDataset(AnomalyDataset):
     name = "folder dataset"
     layout = "ROOT/good/ plus one folder per defect type, or ROOT/train/good/ with ROOT/test/{good,<type>}/"

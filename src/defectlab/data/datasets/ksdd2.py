@@ -20,12 +20,14 @@ from ..errors import DatasetLayoutError
 from ..io import list_images, load_mask
 from ..sample import Sample
 from .base import AnomalyDataset, require_folder
+from .registry import DATASETS
 
 __all__ = ["KSDD2"]
 
 _MASK_SUFFIX = "_GT"
 
 
+@DATASETS.register("ksdd2")
 class KSDD2(AnomalyDataset):
     name = "KSDD2"
     layout = "ROOT/{train,test}/<name>.png with <name>_GT.png masks"

@@ -31,6 +31,7 @@ from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
 from .base import AnomalyDataset, require_folder, subfolders
+from .registry import DATASETS
 
 __all__ = ["MagneticTile"]
 
@@ -38,6 +39,7 @@ _CATEGORY = "magnetic_tile"
 _NORMAL_FOLDER = "MT_Free"
 
 
+@DATASETS.register("magnetic-tile")
 class MagneticTile(AnomalyDataset):
     name = "Magnetic Tile Defect"
     layout = "ROOT/MT_<Type>/Imgs/<name>.jpg with a <name>.png mask; MT_Free holds the normal images"

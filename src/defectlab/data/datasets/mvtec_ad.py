@@ -18,10 +18,12 @@ from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
 from .base import AnomalyDataset, good_first, require_folder, subfolders
+from .registry import DATASETS
 
 __all__ = ["MVTecAD"]
 
 
+@DATASETS.register("mvtec-ad")
 class MVTecAD(AnomalyDataset):
     name = "MVTec AD"
     layout = "ROOT/<category>/{train/good, test/<type>, ground_truth/<type>/<name>_mask.png}"

@@ -24,12 +24,14 @@ from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
 from .base import AnomalyDataset, good_first, require_folder, subfolders
+from .registry import DATASETS
 
 __all__ = ["MVTecLOCO"]
 
 _KINDS = {"logical_anomalies": "logical", "structural_anomalies": "structural"}
 
 
+@DATASETS.register("mvtec-loco")
 class MVTecLOCO(AnomalyDataset):
     name = "MVTec LOCO AD"
     splits = ("train", "validation", "test")

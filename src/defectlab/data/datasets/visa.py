@@ -25,6 +25,7 @@ from pathlib import Path
 from ..errors import DatasetLayoutError
 from ..sample import Sample
 from .base import AnomalyDataset
+from .registry import DATASETS
 
 __all__ = ["VisA"]
 
@@ -32,6 +33,7 @@ _COLUMNS = ("object", "split", "label", "image", "mask")
 _LABELS = {"normal": 0, "anomaly": 1}
 
 
+@DATASETS.register("visa")
 class VisA(AnomalyDataset):
     name = "VisA"
     layout = "ROOT/split_csv/1cls.csv listing ROOT-relative image and mask paths"

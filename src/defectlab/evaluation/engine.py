@@ -16,10 +16,12 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import metrics
-from .data import load_gt_mask, load_gt_masks_separate, sample_support
-from .data.sample import Sample
-from .detect.base import Detector, Prediction
+from .. import metrics
+from ..data import load_gt_mask, load_gt_masks_separate, sample_support
+from ..data.sample import Sample
+from ..detect import Detector, Prediction, clone
+from ..errors import DataError
+from .grouping import anomaly_groups
 
 
 @dataclass
@@ -54,15 +56,8 @@ def score_predictions(
     labels = np.array([s.label for s in test])
     scores = np.array([p.score for p in predictions])
     out: dict[str, float] = {}
-    normal = labels == 0
-    groups = {"all": np.ones_like(normal)}
-    for kind in sorted({s.anomaly_kind for s in test if s.anomaly_kind}):
-        groups[kind] = normal | np.array([s.anomaly_kind == kind for s in test])
-    for atype in sorted({s.anomaly_type for s in test if s.label == 1}):
-        groups[atype] = normal | np.array([s.anomaly_type == atype for s in test])
+    groups = anomaly_groups(labels, [s.anomaly_kind for s in test], [s.anomaly_type for s in test])
     for name, keep in groups.items():
-        if normal[keep].all() or not normal[keep].any():
-            continue
         out[f"image_auroc/{name}"] = metrics.image_auroc(labels[keep], scores[keep])
         out[f"image_ap/{name}"] = metrics.image_ap(labels[keep], scores[keep])
         out[f"f1_max/{name}"] = metrics.f1_max(labels[keep], scores[keep]).f1
@@ -86,7 +81,7 @@ def _spro(test: list[Sample], predictions: list[Prediction], defects_config: dic
         gts.append([mask for mask, _ in regions])
         unknown = {value for _, value in regions} - set(defects_config)
         if unknown:
-            raise ValueError(f"{sample.image_path}: mask pixel value(s) {sorted(unknown)} are not in "
+            raise DataError(f"{sample.image_path}: mask pixel value(s) {sorted(unknown)} are not in "
                              "defects_config.json; sPRO needs a saturation threshold for every defect type")
         thresholds.append([metrics.saturation_pixels(mask, *defects_config[value]) for mask, value in regions])
     maps = [p.anomaly_map for p in predictions]
@@ -95,7 +90,7 @@ def _spro(test: list[Sample], predictions: list[Prediction], defects_config: dic
 
 def evaluate(
     dataset,
-    make_detector: Callable[[], Detector],
+    detector: Detector,
     shots: list[int],
     seeds: list[int],
     max_test: int | None = None,
@@ -103,7 +98,7 @@ def evaluate(
     progress: bool = True,
     run_details: Callable[[list[Sample], list[Prediction]], dict] | None = None,
 ) -> list[RunResult]:
-    """Every (shots, seed) run on one dataset category.
+    """Every (shots, seed) run on one dataset category; each run fits an unfitted clone of ``detector``.
 
     ``run_details(test, predictions)``, if given, computes extra per-run
     results from the predictions (the compositional descriptor ablation).
@@ -125,7 +120,7 @@ def evaluate(
         support_paths = set(support)
         held_out = [s for s in test if s.image_path not in support_paths]
         start = time.perf_counter()
-        values, predictions = evaluate_run(make_detector(), support, held_out, pixel, defects_config, progress)
+        values, predictions = evaluate_run(clone(detector), support, held_out, pixel, defects_config, progress)
         details = run_details(held_out, predictions) if run_details else {}
         results.append(RunResult(dataset.category, k, seed, values, time.perf_counter() - start, details))
     return results

@@ -1,4 +1,4 @@
-"""Result tables: mean ± std over seeds, as markdown and CSV."""
+"""Result tables: mean ± std over seeds, as markdown and CSV; one cell formatter for every table."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ import numpy as np
 from .engine import RunResult
 
 
+def mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
+    """"mean ± std" of ``values`` x ``scale`` (percent by default); the mean alone for one value, – for none."""
+    values = [float(v) for v in values]
+    if not values:
+        return "–"
+    mean = f"{scale * np.mean(values):.{digits}f}"
+    return mean if len(values) == 1 else f"{mean} ± {scale * np.std(values):.{digits}f}"
+
+
 def summarise(results: list[RunResult]) -> list[dict]:
     """One row per (category, shots, metric key): mean and std over seeds."""
     groups: dict[tuple[str, int, str], list[float]] = defaultdict(list)
@@ -18,7 +27,8 @@ def summarise(results: list[RunResult]) -> list[dict]:
         for key, value in r.metrics.items():
             groups[(r.category, r.shots, key)].append(value)
     return [
-        {"category": c, "shots": k, "metric": m, "mean": float(np.mean(v)), "std": float(np.std(v)), "runs": len(v)}
+        {"category": c, "shots": k, "metric": m, "mean": float(np.mean(v)), "std": float(np.std(v)), "runs": len(v),
+         "values": v}
         for (c, k, m), v in sorted(groups.items())
     ]
 
@@ -39,7 +49,7 @@ def markdown_table(results: list[RunResult], keys: list[str] | None = None) -> s
             vals = [cell.get((cat, k, key)) for k in shots]
             if not any(vals):
                 continue
-            lines.append(f"| {key} | " + " | ".join(_fmt(v) for v in vals) + " |")
+            lines.append(f"| {key} | " + " | ".join(mean_std(v["values"]) if v else "–" for v in vals) + " |")
     return "\n".join(line for line in lines if line != "")
 
 
@@ -52,14 +62,6 @@ def csv_text(results: list[RunResult]) -> str:
             writer.writerow({"category": r.category, "shots": r.shots, "seed": r.seed, "metric": key,
                              "value": f"{value:.6f}", "seconds": f"{r.seconds:.2f}"})
     return buf.getvalue()
-
-
-def _fmt(row: dict | None) -> str:
-    if row is None:
-        return "–"
-    if row["runs"] == 1:
-        return f"{100 * row['mean']:.1f}"
-    return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f}"
 
 
 def _ordered_keys(keys: set[str]) -> list[str]:

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from ..errors import ConfigError
+
 LAYOUTS = ("breakfast", "pushpins", "bottle")
 LOGICAL = ("missing", "extra", "swapped", "wrong-colour", "misplaced")
 STRUCTURAL = ("scratch", "stain")
@@ -119,7 +121,7 @@ def layout_parts(layout: str) -> tuple[list[Part], dict]:
             {"bottle": (225, 205, 90), "fruit": (245, 225, 60)},  # banana
         ]
         return parts, {"colour": (60, 60, 70), "grain": "fine", "grid": 0, "variants": variants}
-    raise ValueError(f"unknown layout {layout!r}; choose one of {LAYOUTS}")
+    raise ConfigError(f"unknown layout {layout!r}; choose one of {LAYOUTS}")
 
 
 # -- public entry point -----------------------------------------------------
@@ -141,12 +143,12 @@ def make_scenes(
         anomalies = {a: anomalies for a in ANOMALIES if admits(layout, a)}
     unknown = set(anomalies) - set(ANOMALIES)
     if unknown:
-        raise ValueError(f"unknown anomalies {sorted(unknown)}; choose from {ANOMALIES}")
+        raise ConfigError(f"unknown anomalies {sorted(unknown)}; choose from {ANOMALIES}")
     background = _background_texture(style, size, rng)
     scenes = [_render(layout, parts, style, background, size, rng) for _ in range(n_normal)]
     for name, count in anomalies.items():
         if count and not admits(layout, name):
-            raise ValueError(f"layout {layout!r} admits no {name!r} anomaly")
+            raise ConfigError(f"layout {layout!r} admits no {name!r} anomaly")
         for _ in range(count):
             scenes.append(_anomalous(layout, parts, style, background, size, rng, name))
     return scenes
@@ -475,7 +477,7 @@ def _shape_mask(p: Part, size, shift) -> np.ndarray:
             r = np.where(np.arange(10) % 2 == 0, 1.0, 0.45)
             pts = np.stack([r * np.cos(a), r * np.sin(a)], 1).astype(np.float32)
         else:
-            raise ValueError(f"unknown shape {p.shape!r}")
+            raise ConfigError(f"unknown shape {p.shape!r}")
         t = np.deg2rad(p.angle)
         rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]], np.float32)
         pts = (pts * [rx, ry]) @ rot.T + [cx, cy]

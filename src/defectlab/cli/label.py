@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import errno
-import secrets
-import socket
 from pathlib import Path
 
-from .security import LOOPBACK_HOSTS, is_loopback
+from ..app.listen import bind_socket, page_url, resolve_token
+from ..app.security import LOOPBACK_HOSTS, is_loopback
 
 
 def register(sub) -> None:
@@ -55,51 +53,15 @@ def register(sub) -> None:
     p.set_defaults(func=run_label)
 
 
-def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
-    """The token to require and whether it was generated here (and so must be printed)."""
-    if token is not None:
-        if len(token) < 8:
-            raise ValueError("--token must be at least 8 characters")
-        return token, False
-    if is_loopback(host):
-        return None, False
-    return secrets.token_urlsafe(24), True
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP explicitly: asyncio only sets TCP_NODELAY on accepted
-    # connections whose proto is IPPROTO_TCP, and without it Nagle's algorithm
-    # and delayed ACKs add ~40 ms to every click's response.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as err:
-        sock.close()
-        if err.errno == errno.EADDRINUSE:
-            raise OSError(f"port {port} on {host} is already in use; pass --port 0 to pick a free one") from None
-        raise OSError(f"cannot listen on {host}:{port}: {err.strerror}") from None
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
-def page_url(host: str, port: int, token: str | None) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
-    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
-    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-
-
 def build_app(args: argparse.Namespace, token: str | None):
-    from .server import create_app
+    from ..app.server import create_app
 
     if args.engine == "fake":
-        from .fake import fake_reference_factory, fake_session_factory
+        from ..app.fake import fake_reference_factory, fake_session_factory
 
         factories = {"session_factory": fake_session_factory, "reference_factory": fake_reference_factory}
     else:
-        from .labeller import ADClickEngine
+        from ..app.labeller import ADClickEngine
 
         engine = ADClickEngine(args.checkpoint, fill=args.fill)
         # Load now: a missing or broken checkpoint is one line at startup, not

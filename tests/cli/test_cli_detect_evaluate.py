@@ -7,7 +7,7 @@ import pytest
 
 from defectlab.cli import main
 from defectlab.data.io import save_png_atomic
-from defectlab.demo import add_defect, make_demo_data, surface
+from defectlab.synthetic.surfaces import add_defect, make_demo_data, surface
 
 
 @pytest.fixture(scope="module")

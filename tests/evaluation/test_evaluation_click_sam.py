@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from click_testutil import one_thread  # noqa: F401 (a fixture)
-from defectlab.click.baselines import SAM, ImageContext
+from defectlab.evaluation.click_baselines import SAM, ImageContext
 from defectlab.click.clicks import Click
-from defectlab.click.evaluate import build_methods, simulate
+from defectlab.evaluation.interactive import build_methods, simulate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from click_testutil import texture, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
-from defectlab.click.baselines import GrabCut, ImageContext, RandomWalker, ResidualMap
+from defectlab.evaluation.click_baselines import GrabCut, ImageContext, RandomWalker, ResidualMap
 from defectlab.click.clicks import Click
-from defectlab.click.evaluate import simulate
+from defectlab.evaluation.interactive import simulate
 from defectlab.metrics import iou
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,19 +1,19 @@
-"""``defectlab demo``: the main job end to end, offline, on data made on the spot.
+"""Textured surfaces with drawn structural defects: the demo's inspection set.
 
-It generates a small inspection set of textured surfaces (woven-fabric /
-brushed-metal look, lighting varies per image) with four kinds of structural
-defect, runs ``detect`` on the offline default backbone, and scores the
-result with the ground truth it drew. Nothing is downloaded.
+Woven-fabric / brushed-metal look, lighting varying per image, four kinds of
+defect (scratch, stain, hole, crack) with their masks, written in the
+folder layout (``train/good``, ``test/<defect>``, ``ground_truth/<defect>``).
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from ..data.io import save_png_atomic
+from ..errors import ConfigError
 
 DEFECTS = ("scratch", "stain", "hole", "crack")
 
@@ -57,7 +57,7 @@ def add_defect(image: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[
         cv2.polylines(mask, [np.array(pts, np.int32)], False, 255, 2)
         colour = np.array([30, 30, 35])
     else:
-        raise ValueError(f"unknown defect kind {kind!r}; choose from {DEFECTS}")
+        raise ConfigError(f"unknown defect kind {kind!r}; choose from {DEFECTS}")
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 1.0)[..., None]
     out = image.astype(np.float32) * (1 - 0.85 * soft) + colour * 0.85 * soft
     return out.astype(np.uint8), mask
@@ -65,8 +65,6 @@ def add_defect(image: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[
 
 def make_demo_data(root: Path, n_normal: int = 8, n_test_normal: int = 6, per_defect: int = 3, seed: int = 0) -> Path:
     """Write a folder-layout dataset: train/good, test/good, test/<defect>, ground_truth/<defect>."""
-    from .data.io import save_png_atomic
-
     rng = np.random.default_rng(seed)
     for i in range(n_normal):
         save_png_atomic(root / "train" / "good" / f"{i:03d}.png", surface(rng))
@@ -78,37 +76,3 @@ def make_demo_data(root: Path, n_normal: int = 8, n_test_normal: int = 6, per_de
             save_png_atomic(root / "test" / kind / f"{i:03d}.png", image)
             save_png_atomic(root / "ground_truth" / kind / f"{i:03d}_mask.png", mask)
     return root
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from . import metrics
-    from .data.io import list_images, load_mask
-    from .detect.detect_job import detect_folder
-
-    out: Path = args.out
-    data = make_demo_data(out / "data")
-    test = out / "data" / "all_test"
-    test.mkdir(exist_ok=True)
-    labels = {}
-    for path in list_images(out / "data" / "test", recursive=True):
-        link = test / f"{path.parent.name}_{path.name}"
-        if not link.exists():
-            link.write_bytes(path.read_bytes())
-        labels[link.stem] = path.parent.name != "good"
-    summary = detect_folder(data / "train" / "good", test, out, {"backbone": args.backbone})
-    print(summary)
-    with open(out / "scores.csv") as f:
-        rows = list(csv.DictReader(f))
-    y = [labels[Path(r["image"]).stem] for r in rows]
-    s = [float(r["score"]) for r in rows]
-    print(f"\nDemo ground truth: image AUROC {metrics.image_auroc(y, s):.3f}, "
-          f"F1-max {metrics.f1_max(y, s).f1:.3f} on {sum(y)} defective vs {len(y) - sum(y)} normal images.")
-    print(f"Look at {out / 'summary.png'} (most anomalous first) and {out / 'overlays'}/.")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job offline on generated data and show the result")
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: %(default)s)")
-    p.add_argument("--backbone", default="efficientnet-lite0", help="backbone (default: %(default)s, offline)")
-    p.set_defaults(func=run_demo)

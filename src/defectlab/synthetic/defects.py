@@ -30,6 +30,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..errors import ConfigError
+
 KINDS = ("cut_paste", "noise_blob", "scratch", "region")
 
 # Generic words a user might type for each kind: training pairs synthetic
@@ -206,9 +208,9 @@ def synthesize(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """One synthetic defect on ``image``: (image, mask, kind). ``kind`` None picks one at random."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"synthesize needs an RGB uint8 HxWx3 image, got {image.dtype} {image.shape}")
+        raise ConfigError(f"synthesize needs an RGB uint8 HxWx3 image, got {image.dtype} {image.shape}")
     kind = kind or str(rng.choice(KINDS))
     if kind not in GENERATORS:
-        raise ValueError(f"unknown synthetic anomaly kind {kind!r}; choose from {KINDS}")
+        raise ConfigError(f"unknown synthetic anomaly kind {kind!r}; choose from {KINDS}")
     out, mask = GENERATORS[kind](image, rng, donor) if kind in DONOR_KINDS else GENERATORS[kind](image, rng)
     return out, mask, kind

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from defectlab.click.synth import KINDS, PROMPTS, synthesize
+from defectlab.synthetic.defects import KINDS, PROMPTS, synthesize
 
 
 def _surface(seed: int, size: int = 160) -> np.ndarray:

@@ -23,7 +23,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .clicks import Click, border_background
+from ..click.clicks import Click, border_background
+from ..errors import ConfigError
 
 
 @dataclass
@@ -39,7 +40,7 @@ class ImageContext:
     def anomaly_map(self) -> np.ndarray:
         if self._anomaly_map is None:
             if self.features is None:
-                raise ValueError("this method needs the image's residual features (a NormalReference)")
+                raise ConfigError("this method needs the image's residual features (a NormalReference)")
             self._anomaly_map = self.features.anomaly_map()
         return self._anomaly_map
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from defectlab.detect.scenes import ANOMALIES, LAYOUTS, LOGICAL, STRUCTURAL, admits, make_scenes
+from defectlab.synthetic.scenes import ANOMALIES, LAYOUTS, LOGICAL, STRUCTURAL, admits, make_scenes
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

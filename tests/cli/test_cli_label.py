@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from defectlab.app import cli
+from defectlab.cli import label as cli
 
 
 def parse(*argv):
@@ -26,7 +26,7 @@ def parse(*argv):
 def test_label_is_listed_in_the_main_cli():
     from defectlab import cli as main_cli
 
-    assert "defectlab.app.cli" in main_cli.COMMANDS
+    assert "defectlab.cli.label" in main_cli.COMMANDS
 
 
 def test_defaults_are_loopback_copy_and_no_token(tmp_path):

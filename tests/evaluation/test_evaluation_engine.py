@@ -6,9 +6,9 @@ import numpy as np
 
 from defectlab.data import get_dataset
 from defectlab.data.io import save_png_atomic
-from defectlab.demo import add_defect, surface
+from defectlab.synthetic.surfaces import add_defect, surface
 from defectlab.detect import PatchKNNDetector
-from defectlab.engine import evaluate
+from defectlab.evaluation.engine import evaluate
 
 
 def test_loco_layout_gets_spro_per_defect(tmp_path):
@@ -31,6 +31,6 @@ def test_loco_layout_gets_spro_per_defect(tmp_path):
     (base / "defects_config.json").write_text(json.dumps(config))
 
     dataset = get_dataset("mvtec-loco", tmp_path, "box")
-    [run] = evaluate(dataset, lambda: PatchKNNDetector(image_size=96, progress=False), [2], [0], progress=False)
+    [run] = evaluate(dataset, PatchKNNDetector(image_size=96, progress=False), [2], [0], progress=False)
     assert 0 <= run.metrics["pixel_spro/all"] <= 1
     assert {"image_auroc/logical", "image_auroc/structural"} <= set(run.metrics)

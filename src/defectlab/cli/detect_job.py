@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import DataError
 from ..data.io import list_images, load_images, save_png_atomic, write_text_atomic
-from .base import create_detector
-from .visualize import side_by_side
+from ..detect import create_detector
+from ..detect.visualize import side_by_side
 
 
 def detect_folder(
@@ -53,7 +54,7 @@ def detect_folder(
         results.append((Path(path), arrays[0], pred))
     predict_seconds = time.perf_counter() - start
     if not results:
-        raise ValueError(f"no readable images in {images_dir}")
+        raise DataError(f"no readable images in {images_dir}")
 
     vmin, vmax = map_range([r[2].anomaly_map for r in results])
     (out / "overlays").mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ def detect_folder(
                      "anomalous": "" if threshold is None else int(flagged)})
     write_text_atomic(out / "scores.csv", _csv(rows))
     if class_maps:
-        from .explain import save_class_maps
+        from ..detect.explain import save_class_maps
 
         save_class_maps([r[2] for r in results], out / "class_maps", [r[1] for r in results],
                         [r[0].stem for r in results])

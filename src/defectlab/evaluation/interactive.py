@@ -19,6 +19,7 @@ depends on later clicks, and bad methods still run all 20.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,14 +30,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
+from ..data.io import atomic_write, write_text_atomic
 from ..metrics import iou, miou_at_clicks, noc_at, pixel_ap
-from .baselines import GrabCut, ImageContext, Method, RandomWalker, ResidualMap
-from .clicks import Click, next_click
+from ..errors import ConfigError, DataError
+from ..registry import Registry
+from .click_baselines import GrabCut, ImageContext, Method, RandomWalker, ResidualMap
+from ..click.clicks import Click, next_click
 
 THRESHOLDS = (0.8, 0.85, 0.9)
 AP_CLICKS = (3, 5)
 MIOU_CLICKS = (1, 3, 5)
-METHODS = ("adclick", "adclick-noprompt", "adclick-nofill", "grabcut", "random-walker", "residual", "sam")
 
 
 @dataclass
@@ -76,7 +79,7 @@ def simulate(
         record.seconds.append(time.perf_counter() - start)
         pred = np.asarray(pred, bool)
         if pred.shape != gt.shape:
-            raise ValueError(f"{getattr(method, 'name', method)} returned a mask of shape {pred.shape}, expected {gt.shape}")
+            raise ConfigError(f"{getattr(method, 'name', method)} returned a mask of shape {pred.shape}, expected {gt.shape}")
         record.ious.append(iou(pred, gt))
         if k in keep_soft:
             record.soft[k] = soft
@@ -95,7 +98,7 @@ class ADClickMethod:
         self.session_options = session_options  # ClickSession keywords: drop_rejected, fill
 
     def start(self, context: ImageContext) -> None:
-        from .session import ClickSession
+        from ..click.session import ClickSession
 
         prompt = context.prompt if self.use_prompt else None
         self.session = ClickSession(
@@ -105,7 +108,7 @@ class ADClickMethod:
     def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
         c = clicks[-1]
         if len(clicks) != len(self.session.clicks) + 1:
-            raise RuntimeError("ADClickMethod.predict expects one new click per call")
+            raise ConfigError("ADClickMethod.predict expects one new click per call")
         self.session.add_click(c.x, c.y, c.positive)
         return self.session.mask, self.session.probability
 
@@ -133,36 +136,55 @@ def summarize(records: list[tuple[str, Record, np.ndarray]], max_clicks: int) ->
     return row
 
 
-def build_methods(names: Sequence[str], checkpoint=None, sam_model: str | None = None, log=print, drop_rejected: bool = True) -> list:
-    from .session import ClickModel
+class MethodOptions:
+    """What the click methods' constructors may need; the ADClick model is loaded once, when first asked for."""
 
-    methods, model = [], None
-    for name in names:
-        if name not in METHODS:
-            raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-        if name.startswith("adclick"):
-            model = model or ClickModel(checkpoint)
-            label = {"adclick": "ADClick", "adclick-noprompt": "ADClick (no prompt)", "adclick-nofill": "ADClick (no fill)"}[name]
-            methods.append(
-                ADClickMethod(model, name != "adclick-noprompt", label, drop_rejected=drop_rejected, fill=name != "adclick-nofill")
-            )
-        elif name == "grabcut":
-            methods.append(GrabCut())
-        elif name == "random-walker":
-            methods.append(RandomWalker())
-        elif name == "residual":
-            methods.append(ResidualMap())
-        elif name == "sam":
-            if not sam_model:
-                log("SAM: skipped (no --sam-model given; pass a local SamModel directory or cached hub id)")
-                continue
-            from .baselines import SAM
+    def __init__(self, checkpoint=None, sam_model: str | None = None, log=print, drop_rejected: bool = True):
+        self.checkpoint, self.sam_model, self.log, self.drop_rejected = checkpoint, sam_model, log, drop_rejected
+        self._model = None
 
-            try:
-                methods.append(SAM(sam_model))
-            except OSError as err:
-                log(f"SAM: skipped, weights not available locally ({str(err).splitlines()[0]})")
-    return methods
+    def model(self):
+        from ..click.session import ClickModel
+
+        self._model = self._model or ClickModel(self.checkpoint)
+        return self._model
+
+
+# name -> constructor(MethodOptions) -> Method, or None when the method cannot run here (SAM without weights)
+CLICK_METHODS: Registry = Registry("click method")
+
+
+def _adclick(label: str, prompt: bool = True, fill: bool = True):
+    return lambda o: ADClickMethod(o.model(), prompt, label, drop_rejected=o.drop_rejected, fill=fill)
+
+
+def _sam(o: MethodOptions):
+    if not o.sam_model:
+        o.log("SAM: skipped (no --sam-model given; pass a local SamModel directory or cached hub id)")
+        return None
+    from .click_baselines import SAM
+
+    try:
+        return SAM(o.sam_model)
+    except OSError as err:
+        o.log(f"SAM: skipped, weights not available locally ({str(err).splitlines()[0]})")
+        return None
+
+
+CLICK_METHODS.register("adclick", _adclick("ADClick"))
+CLICK_METHODS.register("adclick-noprompt", _adclick("ADClick (no prompt)", prompt=False))
+CLICK_METHODS.register("adclick-nofill", _adclick("ADClick (no fill)", fill=False))
+CLICK_METHODS.register("grabcut", lambda o: GrabCut())
+CLICK_METHODS.register("random-walker", lambda o: RandomWalker())
+CLICK_METHODS.register("residual", lambda o: ResidualMap())
+CLICK_METHODS.register("sam", _sam)
+
+
+def build_methods(names: Sequence[str], checkpoint=None, sam_model: str | None = None, log=print,
+                  drop_rejected: bool = True) -> list:
+    constructors = [CLICK_METHODS.get(name) for name in names]  # every name checked before any model loads
+    options = MethodOptions(checkpoint, sam_model, log, drop_rejected)
+    return [m for m in (c(options) for c in constructors) if m is not None]
 
 
 def evaluate(
@@ -188,7 +210,7 @@ def evaluate(
     ``samples`` overrides the dataset's defective test images (e.g. a
     validation subset of the training classes, for development).
     """
-    from .session import ClickModel
+    from ..click.session import ClickModel
 
     ds = get_dataset(dataset, root, category)
     defective = [s for s in (ds.test_samples() if samples is None else samples) if s.label == 1]
@@ -196,10 +218,10 @@ def evaluate(
     if types:
         unknown = sorted(set(types) - set(available))
         if unknown:
-            raise ValueError(f"defect types {unknown} not in {dataset} at {root}; it has {available}")
+            raise ConfigError(f"defect types {unknown} not in {dataset} at {root}; it has {available}")
         defective = [s for s in defective if s.anomaly_type in set(types)]
     if not defective:
-        raise ValueError(f"no defective test images with masks in {dataset} at {root}")
+        raise DataError(f"no defective test images with masks in {dataset} at {root}")
     if limit:
         # an even spread over classes, for quick runs
         by_type: dict[str, list] = {}
@@ -209,11 +231,11 @@ def evaluate(
 
     built = build_methods(methods, checkpoint, sam_model, log, drop_rejected)
     if not built:
-        raise ValueError("no method left to evaluate")
+        raise ConfigError("no method left to evaluate")
     model = next((m.model for m in built if isinstance(m, ADClickMethod)), None) or ClickModel(checkpoint)
     train_normals = ds.train_normals()
     if not train_normals:
-        raise ValueError(f"{dataset} at {root} has no normal training images to build the normal reference from")
+        raise DataError(f"{dataset} at {root} has no normal training images to build the normal reference from")
     normals = sample_support(train_normals, min(n_normals, len(train_normals)), seed=seed)
     reference = model.reference(normals, progress=progress)
     for m in built:
@@ -226,7 +248,7 @@ def evaluate(
         image = load_image(sample.image_path)
         gt = load_gt_mask(sample)
         if gt.shape != image.shape[:2]:
-            raise ValueError(f"mask of {sample.image_path} has shape {gt.shape}, image {image.shape[:2]}")
+            raise DataError(f"mask of {sample.image_path} has shape {gt.shape}, image {image.shape[:2]}")
         if not gt.any():
             log(f"skipping {sample.image_path}: its mask is empty")
             continue
@@ -269,16 +291,13 @@ def write_results(rows: list[dict], out_dir: str | os.PathLike, header: str = ""
     out.mkdir(parents=True, exist_ok=True)
     cols = [c for c in COLUMNS + ("curve",) if any(c in r for r in rows)]
     csv_path, md_path = out / "click_eval.csv", out / "click_eval.md"
-    tmp = csv_path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:  # the curve as one space-separated cell, so merged runs can redraw the plot
-            writer.writerow({**r, "curve": " ".join(f"{v:.4f}" for v in r["curve"])} if "curve" in r else r)
-    os.replace(tmp, csv_path)
-    tmp = md_path.with_suffix(".md.tmp")
-    tmp.write_text((header + "\n\n" if header else "") + markdown_table(rows) + "\n")
-    os.replace(tmp, md_path)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:  # the curve as one space-separated cell, so merged runs can redraw the plot
+        writer.writerow({**r, "curve": " ".join(f"{v:.4f}" for v in r["curve"])} if "curve" in r else r)
+    write_text_atomic(csv_path, buf.getvalue())
+    write_text_atomic(md_path, (header + "\n\n" if header else "") + markdown_table(rows) + "\n")
     if any("curve" in r for r in rows):
         plot_curves(rows, out / "click_eval_curves.png")
     return csv_path, md_path
@@ -291,8 +310,6 @@ def plot_curves(rows: list[dict], path: str | os.PathLike) -> Path:
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
     import matplotlib.ticker
-
-    from ..data.io import atomic_write
 
     rows = [r for r in rows if "curve" in r]
     classes = sorted({r["class"] for r in rows}, key=lambda c: (c == "all", c))

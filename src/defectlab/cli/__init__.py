@@ -1,0 +1,51 @@
+"""``defectlab`` command line: one module per command.
+
+Each module in ``COMMANDS`` exposes ``register(subparsers)``, which adds its
+command and sets ``func`` on it; this file only assembles them and decides
+what an error looks like. Nothing in the library imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import DefectlabError
+
+COMMANDS = (
+    "defectlab.cli.detect",  # detect: score a folder
+    "defectlab.cli.evaluate",  # evaluate: few-shot benchmark on a dataset
+    "defectlab.cli.demo",  # demo: the offline main job
+    "defectlab.cli.click_train",  # click-train: train the ADClick head
+    "defectlab.cli.click_eval",  # click-eval: simulated-click evaluation
+    "defectlab.cli.label",  # label: the labelling web app
+)
+
+# Errors about the user's own paths read as one line too; any other OSError
+# (or any other exception) is a bug and keeps its traceback.
+USER_PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="defectlab",
+        description="Few-shot industrial visual inspection: detect defects from a few normal images, "
+        "label them with clicks, measure with the field's metrics.",
+    )
+    parser.add_argument("--version", action="version", version=f"defectlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DefectlabError, *USER_PATH_ERRORS) as err:
+        print(f"defectlab {args.command}: error: {err}", file=sys.stderr)
+        return 2

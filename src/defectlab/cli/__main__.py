@@ -1,0 +1,7 @@
+"""``python -m defectlab.cli``: the same as the ``defectlab`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

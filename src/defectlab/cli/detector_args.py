@@ -1,0 +1,92 @@
+"""The options every detection command shares: method, backbone, resizing, and the
+compositional method's own; and how they become a detector's keyword arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..backbones import DEFAULT_BACKBONE
+from ..backbones.resize import POLICIES
+from ..detect import DETECTORS
+from ..detect.descriptors import DESCRIPTORS, PRESETS, resolve
+from ..errors import ConfigError
+from ..segment.registry import ALIGNERS, SEGMENTERS
+
+
+def add_detector_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=DETECTORS.names(), default="patch-knn", help="detector (default: %(default)s)")
+    p.add_argument("--backbone", default=DEFAULT_BACKBONE,
+                   help="registry name (efficientnet-lite0, dinov2-small, ...), hub id or local model dir "
+                        "(default: %(default)s, offline)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="resize target in pixels (default: 256 for patch-knn; see --resize)")
+    p.add_argument("--resize", default="auto", choices=POLICIES,
+                   help="resize policy (default: %(default)s: shorter-side when all normal images share one "
+                        "aspect, else one common scale)")
+    p.add_argument("--layers", nargs="+", default=None,
+                   help="backbone layers to concatenate (default: the backbone's; efficientnet-lite0: stage3 stage5)")
+    p.add_argument("--device", default="auto", help="where the backbone runs: auto (CUDA if present), cpu, cuda")
+    p.add_argument("--augment", default="none", choices=("none", "rotate", "rotate-flip"),
+                   help="add rotated/flipped normal images to the memory bank (patch-knn)")
+    add_compositional_arguments(p)
+
+
+def detector_kwargs(args: argparse.Namespace) -> dict:
+    if args.method == "compositional":
+        return compositional_kwargs(args)
+    kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment, device=args.device, layers=args.layers)
+    if args.image_size:
+        kw["image_size"] = args.image_size
+    return kw
+
+
+def add_compositional_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("compositional method (--method compositional)")
+    g.add_argument("--segmenter", default="auto",
+                   help=f"{', '.join(SEGMENTERS)}, or a SAM checkpoint dir / hub id (default: %(default)s: SAM when "
+                        "its weights are on this machine, else the offline feature-cluster segmenter)")
+    g.add_argument("--aligner", default="hungarian", choices=list(ALIGNERS),
+                   help="how parts get class ids shared across images (default: %(default)s)")
+    g.add_argument("--descriptors", default="full",
+                   help=f"preset ({', '.join(PRESETS)}) or comma-separated names from: {', '.join(DESCRIPTORS)} "
+                        "(default: %(default)s)")
+    g.add_argument("--sam-model", default=None,
+                   help="SAM checkpoint (hub id or local dir) for --segmenter sam/auto "
+                        "(default: facebook/sam-vit-base)")
+    g.add_argument("--sam-points", type=int, default=None, help="SAM prompt grid points per side (default: 16)")
+    g.add_argument("--propagator-model", default=None,
+                   help="SAM 2 checkpoint (hub id or local dir) for --aligner sam2 "
+                        "(default: facebook/sam2.1-hiera-tiny)")
+    g.add_argument("--reference", type=int, default=0,
+                   help="index of the normal image whose parts define the classes (default: %(default)s)")
+    g.add_argument("--class-maps", action="store_true",
+                   help="also save each image's class map as a coloured PNG (inspection of segmentation + alignment)")
+
+
+def compositional_kwargs(args: argparse.Namespace) -> dict:
+    """``CompositionalDetector`` keyword arguments from parsed arguments (shared ones included)."""
+    resolve(args.descriptors)  # fail now, with the list of valid names, not after loading models
+    kw: dict = dict(
+        backbone=args.backbone,
+        segmenter=args.segmenter,
+        aligner=args.aligner,
+        descriptors=args.descriptors,
+        reference=args.reference,
+    )
+    for name in ("resize", "device"):
+        if getattr(args, name, None) is not None:
+            kw[name] = getattr(args, name)
+    if getattr(args, "image_size", None):
+        kw["image_size"] = args.image_size
+    seg_kw = {}
+    if args.sam_model:
+        seg_kw["model"] = args.sam_model
+    if args.sam_points:
+        seg_kw["points_per_side"] = args.sam_points
+    if seg_kw:
+        kw["segmenter_kwargs"] = seg_kw
+    if args.propagator_model:
+        if args.aligner != "sam2":
+            raise ConfigError(f"--propagator-model is for --aligner sam2, not --aligner {args.aligner}")
+        kw["aligner_kwargs"] = {"model": args.propagator_model}
+    return kw
