@@ -18,9 +18,9 @@ PACKAGE = Path(defectlab.__file__).parent
 
 RANK = {
     "errors": 0, "registry": 0,
-    "data": 1, "metrics": 1, "synthetic": 2,
-    "backbones": 3, "segment": 4, "detect": 5, "click": 6, "app": 7,
-    "evaluation": 8, "cli": 9,
+    "data": 1, "metrics": 1, "synthetic": 1.5,  # synthetic writes its sets through data.io
+    "backbones": 2, "segment": 3, "detect": 4, "click": 5, "app": 6,
+    "evaluation": 7, "cli": 8,
 }
 
 
