@@ -15,11 +15,12 @@ from PIL import Image
 
 from defectlab.click.checkpoint import ClickConfig, save_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
-from defectlab.click.text_encoders import TextEncoder, register_text_encoder
+from defectlab.backbones.text import TEXT_ENCODERS, TextEncoder
 
 TEST_TEXT_DIM = 16
 
 
+@TEXT_ENCODERS.register("test-hash")
 class HashEncoder(TextEncoder):
     """A deterministic stand-in for a text model: tests must not load MiniLM every time."""
 
@@ -32,9 +33,6 @@ class HashEncoder(TextEncoder):
             seed = int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)
             out.append(np.random.default_rng(seed).standard_normal(self.dim))
         return np.array(out, np.float32)
-
-
-register_text_encoder("test-hash", HashEncoder)
 
 
 def texture(rng: np.random.Generator, h: int = 96, w: int = 96) -> np.ndarray:

@@ -74,7 +74,7 @@ class ClickModel:
         if self.config.text_encoder is None:
             raise ValueError("this checkpoint was trained without prompts; pass prompt=None")
         if self._text is None:
-            from .text_encoders import cached_text_encoder
+            from ..backbones.text import cached_text_encoder
 
             self._text = cached_text_encoder(self.config.text_encoder)
             if self._text.dim != self.config.head.text_dim:

@@ -379,7 +379,7 @@ def _thin_fallback(target: torch.Tensor) -> np.ndarray:
 def _prompt_table(cfg: TrainConfig, items: list[Item]) -> dict[str, torch.Tensor]:
     if not cfg.text_encoder:
         return {}
-    from .text_encoders import cached_text_encoder
+    from ..backbones.text import cached_text_encoder
 
     enc = cached_text_encoder(cfg.text_encoder)
     if enc.dim != cfg.head.text_dim:
