@@ -15,6 +15,7 @@ from PIL import Image
 
 from defectlab.click.checkpoint import ClickConfig, save_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
+from defectlab.click.residual import FeatureSettings
 from defectlab.backbones.text import TEXT_ENCODERS, TextEncoder
 
 TEST_TEXT_DIM = 16
@@ -71,7 +72,8 @@ def tiny_checkpoint(path: Path, text_encoder: str | None = "test-hash", seed: in
 
     torch.manual_seed(seed)
     head_cfg = HeadConfig(text_dim=TEST_TEXT_DIM, proj=8, width=16, key_dim=8, fine_width=8, dilations=(1, 2))
-    config = ClickConfig(head=head_cfg, text_encoder=text_encoder, image_size=96, max_side=128, top_k=2)
+    features = FeatureSettings(image_size=96, max_side=128, top_k=2)
+    config = ClickConfig(head=head_cfg, features=features, text_encoder=text_encoder)
     return save_checkpoint(ClickHead(head_cfg), config, path)
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from click_testutil import texture, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
-from defectlab.click.residual import ImageFeatures, NormalReference
+from defectlab.click.residual import FeatureSettings, ImageFeatures, NormalReference
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -11,7 +11,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def reference():
     rng = np.random.default_rng(1)
-    return NormalReference([texture(rng) for _ in range(4)], image_size=96, max_side=128, top_k=2, progress=False)
+    settings = FeatureSettings(image_size=96, max_side=128, top_k=2)
+    return NormalReference([texture(rng) for _ in range(4)], settings, progress=False)
 
 
 def test_pasted_anomaly_has_larger_residual(reference):
@@ -51,4 +52,4 @@ def test_reference_rejects_bad_input():
     with pytest.raises(ValueError, match="non-empty"):
         NormalReference([])
     with pytest.raises(ValueError, match="top_k"):
-        NormalReference([texture(np.random.default_rng(0))], top_k=0)
+        NormalReference([texture(np.random.default_rng(0))], FeatureSettings(top_k=0))

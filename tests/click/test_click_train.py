@@ -9,6 +9,7 @@ import torch
 from click_testutil import TEST_TEXT_DIM, make_mvtec, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click.checkpoint import load_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
+from defectlab.click.residual import FeatureSettings
 from defectlab.click.train import TrainConfig, mask_loss, simulate_clicks, split_real, train
 from defectlab.data import get_dataset
 
@@ -21,7 +22,7 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
         dataset="mvtec-ad", root=str(root), category="tile", train_types=("blob",), n_normals=2, n_synthetic=2,
         iterations=3, batch_size=2, crop=64, cache_dir=str(tmp_path / "cache"), text_encoder="test-hash",
         head=HeadConfig(text_dim=TEST_TEXT_DIM, proj=8, width=16, key_dim=8, fine_width=8, dilations=(1, 2)),
-        image_size=96, max_side=128, val_every=2, progress=False,
+        features=FeatureSettings(image_size=96, max_side=128), val_every=2, progress=False,
     )  # fmt: skip
     path = train(cfg, tmp_path / "out" / "m.safetensors")
     head, config = load_checkpoint(path)

@@ -22,7 +22,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..backbones.text import DEFAULT_TEXT_ENCODER
+from ..errors import ConfigError
 from .model import ClickHead, HeadConfig
+from .residual import FeatureSettings
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS_DIR / "adclick_mt.safetensors"
@@ -31,49 +34,32 @@ FORMAT_VERSION = 1
 
 @dataclass
 class ClickConfig:
-    """Everything but the weights. Feature settings must match the NormalReference used."""
+    """Everything but the weights; ``features`` is what the NormalReference must be built with."""
 
     head: HeadConfig = field(default_factory=HeadConfig)
-    backbone: str = "efficientnet-lite0"
-    layers: tuple[str, ...] = ("stage3", "stage5")
-    fine_layer: str = "stage2"
-    pool: int = 3
-    image_size: int = 256
-    max_side: int = 448
-    top_k: int = 5
-    text_encoder: str | None = "minilm"
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    text_encoder: str | None = DEFAULT_TEXT_ENCODER
     radius: float = 5.0
     training: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        # The feature settings sit at the top level of the JSON, where every checkpoint has them.
         return {
             "format_version": FORMAT_VERSION,
             "head": self.head.to_dict(),
-            "backbone": self.backbone,
-            "layers": list(self.layers),
-            "fine_layer": self.fine_layer,
-            "pool": self.pool,
-            "image_size": self.image_size,
-            "max_side": self.max_side,
-            "top_k": self.top_k,
+            **self.features.to_dict(),
             "text_encoder": self.text_encoder,
             "radius": self.radius,
             "training": self.training,
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ClickConfig":
-        d = dict(d)
-        version = d.pop("format_version", FORMAT_VERSION)
+    def from_dict(cls, d: dict) -> ClickConfig:
+        version = d.get("format_version", FORMAT_VERSION)
         if version > FORMAT_VERSION:
-            raise ValueError(f"checkpoint format {version} is newer than this defectlab understands ({FORMAT_VERSION}); upgrade defectlab")
-        d["head"] = HeadConfig.from_dict(d.get("head", {}))
-        d["layers"] = tuple(d.get("layers", cls.layers))
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-    def feature_settings(self) -> dict:
-        return {"backbone": self.backbone, "layers": list(self.layers), "fine_layer": self.fine_layer, "pool": self.pool}
+            raise ConfigError(f"checkpoint format {version} is newer than this defectlab understands ({FORMAT_VERSION}); upgrade defectlab")
+        rest = {k: d[k] for k in ("text_encoder", "radius", "training") if k in d}
+        return cls(head=HeadConfig.from_dict(d.get("head", {})), features=FeatureSettings.from_dict(d), **rest)
 
 
 def config_path(weights: str | os.PathLike) -> Path:

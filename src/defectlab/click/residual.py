@@ -20,7 +20,7 @@ and shared by every image (and every ``ClickSession``) of that product.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
 import cv2
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..backbones import Backbone
+from ..backbones import DEFAULT_BACKBONE
 from ..backbones.embedder import PatchEmbedder, resize_to, upsample_map
 from ..backbones.knn import CosineIndex
 from ..backbones.resize import Resizer
@@ -88,48 +88,75 @@ class ImageFeatures:
         )
 
 
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How the features are computed: a head works only with the settings it was trained with.
+
+    A checkpoint's config is their source (``ClickConfig.features``), and
+    ``ClickModel.reference`` builds a NormalReference with them.
+
+    backbone: registry name, hub id or local directory (see :mod:`defectlab.backbones`).
+    layers: backbone layers for the patch features (stride 8 after concatenation).
+    fine_layer: a stride-4 layer for boundary detail (not compared with normals).
+    pool: neighbourhood averaging of patch features before matching.
+    image_size, max_side: resizing (see :class:`defectlab.backbones.resize.Resizer`,
+        policy ``auto``): images of varying size keep one common scale, so a
+        millimetre of surface is the same number of pixels in query and normals.
+    top_k: normal images retrieved per query before the patch search.
+    """
+
+    backbone: str = DEFAULT_BACKBONE
+    layers: tuple[str, ...] = ("stage3", "stage5")
+    fine_layer: str = "stage2"
+    pool: int = 3
+    image_size: int = 256
+    max_side: int = 448
+    top_k: int = 5
+
+    def __post_init__(self):
+        # JSON gives a list; as a tuple, settings read from a checkpoint equal the ones written.
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be >= 1, got {self.top_k}")
+
+    def head_inputs(self) -> dict:
+        """The settings that decide what the head's input channels mean; size and top_k may differ from training."""
+        return {"backbone": self.backbone, "layers": list(self.layers), "fine_layer": self.fine_layer, "pool": self.pool}
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "layers": list(self.layers)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureSettings:
+        """From a dict that may hold other keys too (a checkpoint's config); missing ones take the defaults."""
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
 class NormalReference:
     """The normal memory of one product: build once, share across images.
 
     Parameters
     ----------
     normal_images: paths, PIL images or arrays of defect-free images of the product.
-    backbone: registry name, hub id, local directory or a ``Backbone``.
-    image_size, max_side: resizing (see :class:`defectlab.backbones.resize.Resizer`,
-        policy ``auto``): images of varying size keep one common scale, so a
-        millimetre of surface is the same number of pixels in query and normals.
-    layers: backbone layers for the patch features (stride 8 after concatenation).
-    fine_layer: a stride-4 layer for boundary detail (not compared with normals).
-    pool: neighbourhood averaging of patch features before matching.
-    top_k: normal images retrieved per query before the patch search.
+    settings: how features are computed; use the checkpoint's (``ClickModel.reference``).
+    batch_size: images per backbone forward.
     """
 
     def __init__(
         self,
         normal_images: Sequence,
-        backbone: str | Backbone = "efficientnet-lite0",
-        image_size: int = 256,
-        max_side: int = 448,
-        layers: Sequence[str] = ("stage3", "stage5"),
-        fine_layer: str = "stage2",
-        pool: int = 3,
-        top_k: int = 5,
+        settings: FeatureSettings = FeatureSettings(),
         progress: bool = True,
         batch_size: int = 8,
     ):
         if isinstance(normal_images, (str, bytes)) or not len(normal_images):
             raise ConfigError("NormalReference needs a non-empty list of normal images (paths, PIL images or arrays)")
-        if top_k < 1:
-            raise ConfigError(f"top_k must be >= 1, got {top_k}")
-        self.backbone_name = backbone if isinstance(backbone, str) else backbone.name
-        self.layers = tuple(layers)
-        self.fine_layer = fine_layer
-        self.pool = pool
-        self.top_k = top_k
+        self.settings = settings
         # The backbone stays on the CPU, where the head and the session's tensors are.
-        self.embedder = PatchEmbedder(backbone, self.layers, pool, stride=COARSE_STRIDE, batch_size=batch_size, device="cpu")
+        self.embedder = PatchEmbedder(settings.backbone, settings.layers, settings.pool, stride=COARSE_STRIDE,
+                                      batch_size=batch_size, device="cpu")
         images = [load_image(x) for x in normal_images]
-        self.resizer = Resizer("auto", image_size, max_side=max_side).fit([im.shape[:2] for im in images])
+        self.resizer = Resizer("auto", settings.image_size, max_side=settings.max_side).fit([im.shape[:2] for im in images])
         self.patches: list[torch.Tensor] = []  # per normal image, (h*w, C) unit rows
         bar = tqdm(total=len(images), desc="normal reference", unit="img", disable=not progress or len(images) < 4)
         for start in range(0, len(images), batch_size):
@@ -142,16 +169,6 @@ class NormalReference:
         self.descriptors = CosineIndex(torch.stack([_unit(p.mean(0)) for p in self.patches]).numpy())
         self.scale = self._normal_scale()
 
-    # -- settings a checkpoint must agree with ------------------------------
-    @property
-    def settings(self) -> dict:
-        return {
-            "backbone": self.backbone_name,
-            "layers": list(self.layers),
-            "fine_layer": self.fine_layer,
-            "pool": self.pool,
-        }
-
     def __len__(self) -> int:
         return len(self.patches)
 
@@ -163,9 +180,9 @@ class NormalReference:
     def _nearest(self, patches: torch.Tensor, exclude: Iterable[int] = ()) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest normal patch (M, C) and its cosine distance (M,) for unit ``patches``."""
         exclude = set(exclude)
-        wanted = min(len(self), self.top_k + len(exclude))
+        wanted = min(len(self), self.settings.top_k + len(exclude))
         ranked = self.descriptors.search(_unit(patches.mean(0))[None].numpy(), wanted)[1][0]
-        chosen = [int(i) for i in ranked if i not in exclude][: self.top_k]
+        chosen = [int(i) for i in ranked if i not in exclude][: self.settings.top_k]
         if not chosen:
             raise ConfigError(f"exclude={sorted(exclude)} leaves no normal image to compare with")
         bank = torch.cat([self.patches[i] for i in chosen])
@@ -181,8 +198,8 @@ class NormalReference:
         """
         img = load_image(image)
         size = self.model_size(img.shape[:2])
-        coarse, extra = self.embedder.embed([img], [size], extra_layers=(self.fine_layer,))[0]
-        fine = resize_to(extra[self.fine_layer], (size[0] // FINE_STRIDE, size[1] // FINE_STRIDE))
+        coarse, extra = self.embedder.embed([img], [size], extra_layers=(self.settings.fine_layer,))[0]
+        fine = resize_to(extra[self.settings.fine_layer], (size[0] // FINE_STRIDE, size[1] // FINE_STRIDE))
         c, h, w = coarse.shape
         patches = _unit(coarse.flatten(1).T)
         nearest, dist = self._nearest(patches, exclude)

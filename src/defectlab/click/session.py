@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..data.io import load_image
+from ..errors import ConfigError
 from .checkpoint import ClickConfig, load_checkpoint
 from .clicks import Click, click_maps, map_pixel
 from .fill import Fill
@@ -54,17 +55,14 @@ class ClickModel:
 
     def reference(self, normal_images: Sequence, progress: bool = False) -> NormalReference:
         """A NormalReference with the feature settings this checkpoint was trained with."""
-        c = self.config
-        return NormalReference(
-            normal_images, backbone=c.backbone, image_size=c.image_size, max_side=c.max_side,
-            layers=c.layers, fine_layer=c.fine_layer, pool=c.pool, top_k=c.top_k, progress=progress,
-        )  # fmt: skip
+        return NormalReference(normal_images, self.config.features, progress=progress)
 
     def check_reference(self, reference: NormalReference) -> None:
-        if reference.settings != self.config.feature_settings():
-            raise ValueError(
-                f"the NormalReference was built with {reference.settings} but the checkpoint expects "
-                f"{self.config.feature_settings()}; build it with ClickModel.reference(normal_images)"
+        built, expected = reference.settings.head_inputs(), self.config.features.head_inputs()
+        if built != expected:
+            raise ConfigError(
+                f"the NormalReference was built with {built} but the checkpoint expects "
+                f"{expected}; build it with ClickModel.reference(normal_images)"
             )
 
     def embed_prompt(self, prompt: str | None) -> torch.Tensor | None:

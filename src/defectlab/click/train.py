@@ -38,11 +38,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from ..backbones.text import DEFAULT_TEXT_ENCODER
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
 from .checkpoint import ClickConfig, save_checkpoint
 from .clicks import Click, click_maps, next_click, random_click_inside
 from .model import ClickHead, HeadConfig
-from .residual import ImageFeatures, NormalReference
+from .residual import FeatureSettings, ImageFeatures, NormalReference
 from .synth import PROMPTS, synthesize
 
 DEFAULT_TRAIN_TYPES = ("blowhole", "break", "fray")
@@ -77,10 +78,9 @@ class TrainConfig:
     val_every: int = 0  # > 0: hold out every n-th real image for a validation score (development)
     seed: int = 0
     cache_dir: str | None = None
-    text_encoder: str | None = "minilm"
+    text_encoder: str | None = DEFAULT_TEXT_ENCODER
     head: HeadConfig = field(default_factory=HeadConfig)
-    image_size: int = 256
-    max_side: int = 448
+    features: FeatureSettings = field(default_factory=FeatureSettings)
     progress: bool = True
 
 
@@ -295,12 +295,10 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
         raise ValueError(f"train types {sorted(missing)} not in {cfg.dataset} at {cfg.root}; it has {sorted(found)}")
     samples, val_samples = split_real(ds, cfg.train_types, cfg.val_every)
 
-    config = ClickConfig(head=cfg.head, image_size=cfg.image_size, max_side=cfg.max_side, text_encoder=cfg.text_encoder)
-    reference = NormalReference(
-        normals, backbone=config.backbone, image_size=config.image_size, max_side=config.max_side,
-        layers=config.layers, fine_layer=config.fine_layer, pool=config.pool, top_k=config.top_k, progress=cfg.progress,
-    )  # fmt: skip
-    ref_sig = _signature(config.feature_settings(), config.image_size, config.max_side, config.top_k, [_file_id(p) for p in normals])
+    config = ClickConfig(head=cfg.head, features=cfg.features, text_encoder=cfg.text_encoder)
+    reference = NormalReference(normals, cfg.features, progress=cfg.progress)
+    f = cfg.features  # the cache key of every feature cache written so far
+    ref_sig = _signature(f.head_inputs(), f.image_size, f.max_side, f.top_k, [_file_id(p) for p in normals])
     real_src, synth_src = training_sources(cfg, normals, pool, samples, ref_sig)
     real = build_items(cfg, reference, real_src, "features: real defects")
     synth = build_items(cfg, reference, synth_src, "features: synthetic defects") if cfg.n_synthetic else []
