@@ -4,8 +4,8 @@
 needed to rebuild and use it: the head's shape, the backbone and resizing the
 features were computed with (a checkpoint only works with those), the text
 encoder, the click radius, and how it was trained. Both files are written
-atomically (temp file + ``os.replace``), so an interrupted training never
-leaves a half checkpoint that later loads as garbage.
+atomically (:func:`defectlab.data.io.atomic_write`), so an interrupted
+training never leaves a half checkpoint that later loads as garbage.
 
 The default checkpoint ships inside the package (``weights/``); see
 ``docs/click.md`` for the command that reproduces it.
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from ..backbones.text import DEFAULT_TEXT_ENCODER
+from ..data.io import write_bytes_atomic, write_text_atomic
 from ..errors import ConfigError
 from .model import ClickHead, HeadConfig
 from .residual import FeatureSettings
@@ -71,11 +70,9 @@ def save_checkpoint(head: ClickHead, config: ClickConfig, path: str | os.PathLik
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
-    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
-    text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
-    _atomic(config_path(path), lambda tmp: Path(tmp).write_text(text))
+    write_bytes_atomic(path, save(tensors, metadata={"format": "pt"}))
+    write_text_atomic(config_path(path), json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -112,17 +109,3 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[ClickHead, C
         )
     return head.eval().requires_grad_(False), config
 
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp makes the file private (0600); a checkpoint is ordinary data.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

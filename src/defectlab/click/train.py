@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import time
@@ -35,15 +34,16 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from tqdm.auto import tqdm
 
 from ..backbones.text import DEFAULT_TEXT_ENCODER
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
+from ..data.io import atomic_write
 from .checkpoint import ClickConfig, save_checkpoint
 from .clicks import Click, click_maps, next_click, random_click_inside
 from .model import ClickHead, HeadConfig
-from .residual import FeatureSettings, ImageFeatures, NormalReference
+from .residual import FeatureSettings, NormalReference
 from .synth import PROMPTS, synthesize
 
 DEFAULT_TRAIN_TYPES = ("blowhole", "break", "fray")
@@ -117,9 +117,9 @@ def build_items(cfg: TrainConfig, reference: NormalReference, sources: list[tupl
             h, w = feats.size
             target = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
             tensors["target"] = torch.from_numpy(target).half()
-            tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-            os.replace(tmp, file)
+            data = save({k: v.contiguous() for k, v in tensors.items()})
+            # No fsync: an entry lost on a power cut is recomputed, and there are thousands.
+            atomic_write(file, lambda handle: handle.write(data), durable=False)
         target = tensors.pop("target")
         items.append(Item(tensors, target, tuple(prompts), kind))
     return items
