@@ -28,7 +28,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -40,10 +40,12 @@ from tqdm.auto import tqdm
 from ..backbones.text import DEFAULT_TEXT_ENCODER
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
 from ..data.io import atomic_write
+from ..data.sample import Sample
 from .checkpoint import ClickConfig, save_checkpoint
 from .clicks import Click, click_maps, next_click, random_click_inside
 from .model import ClickHead, HeadConfig
 from .residual import FeatureSettings, NormalReference
+from .session import ClickModel
 from .synth import PROMPTS, synthesize
 
 DEFAULT_TRAIN_TYPES = ("blowhole", "break", "fray")
@@ -75,7 +77,7 @@ class TrainConfig:
     no_click_fraction: float = 0.1
     no_prompt_fraction: float = 0.3
     real_fraction: float = 0.5
-    val_every: int = 0  # > 0: hold out every n-th real image for a validation score (development)
+    val_every: int = 0  # > 0: hold out every n-th real image for train()'s validate (development)
     seed: int = 0
     cache_dir: str | None = None
     text_encoder: str | None = DEFAULT_TEXT_ENCODER
@@ -275,8 +277,19 @@ def split_real(ds, types: Sequence[str] = DEFAULT_TRAIN_TYPES, val_every: int = 
     return [s for s in samples if s not in held], val
 
 
-def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
-    """Train the head and write ``out`` (.safetensors + .json); returns the weights path."""
+# (model, reference, held-back samples) -> scores: supplied by the caller, because scoring
+# is the evaluation's business and evaluation sits above click.
+Validate = Callable[[ClickModel, NormalReference, Sequence[Sample]], dict]
+
+
+def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = None) -> Path:
+    """Train the head and write ``out`` (.safetensors + .json); returns the weights path.
+
+    With ``cfg.val_every`` > 0 every n-th real image of the training types is
+    held back (:func:`split_real`); ``validate`` then scores the trained model
+    on them, with the reference training used, and its dict is recorded as
+    ``training["val_miou"]`` in the checkpoint's JSON.
+    """
     start = time.perf_counter()
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -352,8 +365,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
         "torch": torch.__version__,
     }
     path = save_checkpoint(head, config, out)  # before validating: a failure there must not cost the training
-    if val_samples:
-        config.training["val_miou"] = validate(head, config, reference, val_samples)
+    if validate is not None and val_samples:
+        config.training["val_miou"] = validate(ClickModel(head=head, config=config), reference, val_samples)
         if cfg.progress:
             print("validation (held-back training-class images):", config.training["val_miou"])
         path = save_checkpoint(head, config, out)
@@ -398,21 +411,3 @@ def _prompts(items: list[Item], table: dict, no_prompt: float, rng) -> torch.Ten
             rows.append(table[it.prompts[int(rng.integers(len(it.prompts)))]])
     return torch.stack(rows)
 
-
-@torch.no_grad()
-def validate(head: ClickHead, config: ClickConfig, reference: NormalReference, samples, clicks: Sequence[int] = (1, 3, 5)) -> dict:
-    """Mean IoU after 1/3/5 simulated clicks (a quick development score on held-back training-class images)."""
-    from .baselines import ImageContext
-    from .evaluate import ADClickMethod, simulate
-    from .session import ClickModel
-
-    method = ADClickMethod(ClickModel(head=head, config=config), use_prompt=config.text_encoder is not None)
-    method.reference = reference
-    ious = {k: [] for k in clicks}
-    for s in samples:
-        image = load_image(s.image_path)
-        method.start(ImageContext(image, prompt=s.anomaly_type, features=reference.features(image)))
-        record = simulate(method, load_gt_mask(s), max_clicks=max(clicks), stop_iou=1.1)
-        for k in clicks:
-            ious[k].append(record.ious[k - 1])
-    return {f"mIoU@{k}": round(float(np.mean(v)), 4) for k, v in ious.items()}
