@@ -4,6 +4,7 @@ import torch
 
 from click_testutil import texture, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click.residual import FeatureSettings, ImageFeatures, NormalReference
+from defectlab.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,8 +49,10 @@ def test_features_round_trip_through_cache_tensors(reference):
     assert torch.allclose(g.resid, f.resid, atol=1e-2) and torch.allclose(g.rgb, f.rgb, atol=1 / 255)
 
 
-def test_reference_rejects_bad_input():
-    with pytest.raises(ValueError, match="non-empty"):
+def test_reference_rejects_bad_input(reference):
+    with pytest.raises(ConfigError, match="non-empty"):
         NormalReference([])
-    with pytest.raises(ValueError, match="top_k"):
+    with pytest.raises(ConfigError, match="top_k"):
         NormalReference([texture(np.random.default_rng(0))], FeatureSettings(top_k=0))
+    with pytest.raises(ConfigError, match="exclude"):
+        reference.features(texture(np.random.default_rng(0)), exclude=range(4))

@@ -95,15 +95,15 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[ClickHead, C
     try:
         config = ClickConfig.from_dict(json.loads(cfg_file.read_text()))
     except (json.JSONDecodeError, TypeError) as err:
-        raise ValueError(f"checkpoint config {cfg_file} is not a valid ADClick config: {err}") from err
+        raise ConfigError(f"checkpoint config {cfg_file} is not a valid ADClick config: {err}") from err
     head = ClickHead(config.head)
     state = load_file(str(path))
     try:
         missing, unexpected = head.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
-        raise ValueError(f"checkpoint {path} does not fit the head described in {cfg_file.name}: {str(err)[:300]}") from err
+        raise ConfigError(f"checkpoint {path} does not fit the head described in {cfg_file.name}: {str(err)[:300]}") from err
     if missing or unexpected:
-        raise ValueError(
+        raise ConfigError(
             f"checkpoint {path} does not fit the head described in {cfg_file.name}: "
             f"missing {missing[:3]}, unexpected {unexpected[:3]}"
         )

@@ -41,6 +41,7 @@ from ..backbones.text import DEFAULT_TEXT_ENCODER
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
 from ..data.io import atomic_write
 from ..data.sample import Sample
+from ..errors import ConfigError
 from .checkpoint import ClickConfig, save_checkpoint
 from .clicks import Click, click_maps, next_click, random_click_inside
 from .model import ClickHead, HeadConfig
@@ -297,7 +298,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
     ds = get_dataset(cfg.dataset, cfg.root, cfg.category)
     train_normals = ds.train_normals()
     if len(train_normals) < 2:
-        raise ValueError(f"{cfg.dataset} at {cfg.root} has {len(train_normals)} normal training images; need at least 2")
+        raise ConfigError(f"{cfg.dataset} at {cfg.root} has {len(train_normals)} normal training images; need at least 2")
     n_ref = min(cfg.n_normals, len(train_normals) - 1)
     normals = sample_support(train_normals, n_ref, seed=cfg.seed)
     ref_set = set(normals)
@@ -305,7 +306,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
     found = {s.anomaly_type for s in ds.test_samples() if s.label == 1}
     missing = set(cfg.train_types) - found
     if missing:
-        raise ValueError(f"train types {sorted(missing)} not in {cfg.dataset} at {cfg.root}; it has {sorted(found)}")
+        raise ConfigError(f"train_types {sorted(missing)} not in {cfg.dataset} at {cfg.root}; it has {sorted(found)}")
     samples, val_samples = split_real(ds, cfg.train_types, cfg.val_every)
 
     config = ClickConfig(head=cfg.head, features=cfg.features, text_encoder=cfg.text_encoder)
@@ -316,7 +317,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
     real = build_items(cfg, reference, real_src, "features: real defects")
     synth = build_items(cfg, reference, synth_src, "features: synthetic defects") if cfg.n_synthetic else []
     if not real and not synth:
-        raise ValueError("no training images: give --train-types present in the dataset or --synthetic > 0")
+        raise ConfigError("no training images: give --train-types present in the dataset or --synthetic > 0")
     prep_seconds = time.perf_counter() - start
 
     prompt_table = _prompt_table(cfg, real + synth)
@@ -394,7 +395,7 @@ def _prompt_table(cfg: TrainConfig, items: list[Item]) -> dict[str, torch.Tensor
 
     enc = cached_text_encoder(cfg.text_encoder)
     if enc.dim != cfg.head.text_dim:
-        raise ValueError(f"text encoder {cfg.text_encoder!r} gives {enc.dim}-d embeddings; set the head's text_dim to {enc.dim}")
+        raise ConfigError(f"text encoder {cfg.text_encoder!r} gives {enc.dim}-d embeddings; set the head's text_dim to {enc.dim}")
     texts = sorted({p for it in items for p in it.prompts})
     return dict(zip(texts, torch.from_numpy(enc.encode(texts))))
 
