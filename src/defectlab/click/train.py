@@ -311,8 +311,10 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
 
     config = ClickConfig(head=cfg.head, features=cfg.features, text_encoder=cfg.text_encoder)
     reference = NormalReference(normals, cfg.features, progress=cfg.progress)
-    f = cfg.features  # the cache key of every feature cache written so far
-    ref_sig = _signature(f.head_inputs(), f.image_size, f.max_side, f.top_k, [_file_id(p) for p in normals])
+    settings = cfg.features
+    # The key every feature cache on disk so far was written under, so those stay valid.
+    ref_sig = _signature(settings.head_inputs(), settings.image_size, settings.max_side, settings.top_k,
+                         [_file_id(p) for p in normals])
     real_src, synth_src = training_sources(cfg, normals, pool, samples, ref_sig)
     real = build_items(cfg, reference, real_src, "features: real defects")
     synth = build_items(cfg, reference, synth_src, "features: synthetic defects") if cfg.n_synthetic else []
@@ -411,4 +413,3 @@ def _prompts(items: list[Item], table: dict, no_prompt: float, rng) -> torch.Ten
         else:
             rows.append(table[it.prompts[int(rng.integers(len(it.prompts)))]])
     return torch.stack(rows)
-
