@@ -38,11 +38,11 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from defectlab.evaluation.click_baselines import ImageContext
-    from defectlab.evaluation.interactive import ADClickMethod, class_rows, markdown_table, simulate
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel
     from defectlab.data import get_dataset, sample_support
+    from defectlab.evaluation.click_baselines import ImageContext
+    from defectlab.evaluation.interactive import ADClickMethod, class_rows, markdown_table, simulate
 
     ds = get_dataset(args.dataset, args.root, args.category)
     reference = NormalReference(sample_support(ds.train_normals(), args.normals, seed=0), progress=False)
@@ -69,8 +69,8 @@ def main() -> None:
 
 def dev_cases(ds, reference, n: int, name: str) -> list[tuple]:
     """(kind, image, mask, features) for ``n`` synthetic defects on ``ds``'s normal test images, kinds in turn."""
-    from defectlab.synthetic.defects import KINDS, synthesize
     from defectlab.data import load_image
+    from defectlab.synthetic.defects import KINDS, synthesize
 
     bases = [s.image_path for s in ds.test_samples() if s.label == 0]
     if len(bases) < 2:

@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--header", default="")
     args = ap.parse_args()
-    from defectlab.evaluation.interactive import write_results, markdown_table
+    from defectlab.evaluation.interactive import markdown_table, write_results
 
     rows = []
     for run in args.runs:

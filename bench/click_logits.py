@@ -34,11 +34,11 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from defectlab.evaluation.click_baselines import ImageContext
-    from defectlab.evaluation.interactive import ADClickMethod, simulate
     from defectlab.click.session import ClickModel
     from defectlab.click.train import split_real
     from defectlab.data import get_dataset, load_gt_mask, load_image, sample_support
+    from defectlab.evaluation.click_baselines import ImageContext
+    from defectlab.evaluation.interactive import ADClickMethod, simulate
 
     ds = get_dataset(args.dataset, args.root)
     val = split_real(ds, val_every=args.val_every)[1]

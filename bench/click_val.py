@@ -18,9 +18,9 @@ import torch
 
 
 def main() -> None:
-    from defectlab.evaluation.interactive import evaluate, markdown_table
     from defectlab.click.train import split_real
     from defectlab.data import get_dataset
+    from defectlab.evaluation.interactive import evaluate, markdown_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default="../shared/data/magnetic_tile")

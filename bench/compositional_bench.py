@@ -37,8 +37,8 @@ from tqdm.auto import tqdm
 
 from defectlab import metrics
 from defectlab.detect.compositional import CompositionalDetector
-from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
 from defectlab.detect.patch_knn import PatchKNNDetector
+from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
 from defectlab.synthetic.scenes import ANOMALIES, LAYOUTS, admits, make_scenes
 
 GROUPS = ("logical", "structural")

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from defectlab.data import load_image, list_images
-from defectlab.synthetic.surfaces import surface
+from defectlab.data import list_images, load_image
 from defectlab.detect.patch_knn import PatchKNNDetector
+from defectlab.synthetic.surfaces import surface
 
 MT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "magnetic_tile" / "MT_Free" / "Imgs"
 

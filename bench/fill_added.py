@@ -36,13 +36,13 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from defectlab.evaluation.click_baselines import ImageContext
-    from defectlab.evaluation.interactive import ADClickMethod, simulate
     from defectlab.click.fill import Fill
     from defectlab.click.residual import NormalReference
     from defectlab.click.session import ClickModel
     from defectlab.click.train import split_real
     from defectlab.data import get_dataset, load_gt_mask, load_image, sample_support
+    from defectlab.evaluation.click_baselines import ImageContext
+    from defectlab.evaluation.interactive import ADClickMethod, simulate
 
     class RecordingFill(Fill):
         """Fill that keeps the head's logits before and after each call."""

@@ -13,13 +13,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from defectlab.backbones.text import TEXT_ENCODERS, TextEncoder
 from defectlab.click.checkpoint import ClickConfig, save_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
-from defectlab.click.text_encoders import TextEncoder, register_text_encoder
+from defectlab.click.residual import FeatureSettings
 
 TEST_TEXT_DIM = 16
 
 
+@TEXT_ENCODERS.register("test-hash")
 class HashEncoder(TextEncoder):
     """A deterministic stand-in for a text model: tests must not load MiniLM every time."""
 
@@ -32,9 +34,6 @@ class HashEncoder(TextEncoder):
             seed = int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)
             out.append(np.random.default_rng(seed).standard_normal(self.dim))
         return np.array(out, np.float32)
-
-
-register_text_encoder("test-hash", HashEncoder)
 
 
 def texture(rng: np.random.Generator, h: int = 96, w: int = 96) -> np.ndarray:
@@ -73,7 +72,8 @@ def tiny_checkpoint(path: Path, text_encoder: str | None = "test-hash", seed: in
 
     torch.manual_seed(seed)
     head_cfg = HeadConfig(text_dim=TEST_TEXT_DIM, proj=8, width=16, key_dim=8, fine_width=8, dilations=(1, 2))
-    config = ClickConfig(head=head_cfg, text_encoder=text_encoder, image_size=96, max_side=128, top_k=2)
+    features = FeatureSettings(image_size=96, max_side=128, top_k=2)
+    config = ClickConfig(head=head_cfg, features=features, text_encoder=text_encoder)
     return save_checkpoint(ClickHead(head_cfg), config, path)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from click_testutil import one_thread  # noqa: F401 (a fixture)
+
 from defectlab.click.clicks import Click, click_maps, farthest_from_boundary, next_click, random_click_inside
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -2,8 +2,8 @@ import json
 
 import pytest
 import torch
+from click_testutil import TEST_TEXT_DIM, one_thread, tiny_checkpoint  # noqa: F401 (one_thread: a fixture)
 
-from click_testutil import TEST_TEXT_DIM, tiny_checkpoint, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.click.checkpoint import ClickConfig, load_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
 
@@ -59,7 +59,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert path.is_file() and path.with_suffix(".json").is_file()
     head, config = load_checkpoint(path)
     assert config.head.text_dim == TEST_TEXT_DIM and config.head.dilations == (1, 2)
-    assert config.text_encoder == "test-hash" and config.image_size == 96
+    assert config.text_encoder == "test-hash" and config.features.image_size == 96
     fresh, _ = load_checkpoint(path)
     for (k, v), (_, w) in zip(head.state_dict().items(), fresh.state_dict().items()):
         assert torch.equal(v, w), k

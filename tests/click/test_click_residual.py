@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from click_testutil import one_thread, texture, with_blob  # noqa: F401 (one_thread: a fixture)
 
-from click_testutil import texture, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
-from defectlab.click.residual import ImageFeatures, NormalReference
+from defectlab.click.residual import FeatureSettings, ImageFeatures, NormalReference
+from defectlab.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -11,7 +12,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def reference():
     rng = np.random.default_rng(1)
-    return NormalReference([texture(rng) for _ in range(4)], image_size=96, max_side=128, top_k=2, progress=False)
+    settings = FeatureSettings(image_size=96, max_side=128, top_k=2)
+    return NormalReference([texture(rng) for _ in range(4)], settings, progress=False)
 
 
 def test_pasted_anomaly_has_larger_residual(reference):
@@ -47,8 +49,10 @@ def test_features_round_trip_through_cache_tensors(reference):
     assert torch.allclose(g.resid, f.resid, atol=1e-2) and torch.allclose(g.rgb, f.rgb, atol=1 / 255)
 
 
-def test_reference_rejects_bad_input():
-    with pytest.raises(ValueError, match="non-empty"):
+def test_reference_rejects_bad_input(reference):
+    with pytest.raises(ConfigError, match="non-empty"):
         NormalReference([])
-    with pytest.raises(ValueError, match="top_k"):
-        NormalReference([texture(np.random.default_rng(0))], top_k=0)
+    with pytest.raises(ConfigError, match="top_k"):
+        NormalReference([texture(np.random.default_rng(0))], FeatureSettings(top_k=0))
+    with pytest.raises(ConfigError, match="exclude"):
+        reference.features(texture(np.random.default_rng(0)), exclude=range(4))

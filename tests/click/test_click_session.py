@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from click_testutil import one_thread, texture, tiny_checkpoint, with_blob  # noqa: F401 (one_thread: a fixture)
 from PIL import Image
 
-from click_testutil import texture, tiny_checkpoint, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
-from defectlab.click import Click, ClickModel, ClickSession, NormalReference
+from defectlab.click import Click, ClickModel, ClickSession, FeatureSettings, NormalReference
 from defectlab.click.session import drop_rejected_regions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -116,7 +116,7 @@ def test_session_accepts_paths_pil_and_image_lists(model, tmp_path):
 
 
 def test_reference_with_other_settings_is_refused(model):
-    other = NormalReference([texture(np.random.default_rng(0))], pool=1, image_size=96, progress=False)
+    other = NormalReference([texture(np.random.default_rng(0))], FeatureSettings(pool=1, image_size=96), progress=False)
     with pytest.raises(ValueError, match="NormalReference was built with"):
         ClickSession(texture(np.random.default_rng(0)), other, model=model)
 

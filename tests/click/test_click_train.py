@@ -5,14 +5,28 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from click_testutil import TEST_TEXT_DIM, make_mvtec, one_thread  # noqa: F401 (one_thread: a fixture)
+
+from defectlab.click import ClickSession, next_click
 from defectlab.click.checkpoint import load_checkpoint
 from defectlab.click.model import ClickHead, HeadConfig
+from defectlab.click.residual import FeatureSettings
 from defectlab.click.train import TrainConfig, mask_loss, simulate_clicks, split_real, train
-from defectlab.data import get_dataset
+from defectlab.data import get_dataset, load_gt_mask
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _iou_after_one_click(model, reference, samples):
+    """A stand-in for the evaluation's scorer: IoU after one simulated click on each held-back image."""
+    ious = []
+    for s in samples:
+        gt = load_gt_mask(s)
+        session = ClickSession(s.image_path, reference, model=model)
+        click = next_click(gt, session.mask)
+        mask = session.add_click(click.x, click.y, click.positive)
+        ious.append((mask & gt).sum() / max(1, (mask | gt).sum()))
+    return {"mIoU@1": round(float(np.mean(ious)), 4)}
 
 
 def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
@@ -21,16 +35,26 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
         dataset="mvtec-ad", root=str(root), category="tile", train_types=("blob",), n_normals=2, n_synthetic=2,
         iterations=3, batch_size=2, crop=64, cache_dir=str(tmp_path / "cache"), text_encoder="test-hash",
         head=HeadConfig(text_dim=TEST_TEXT_DIM, proj=8, width=16, key_dim=8, fine_width=8, dilations=(1, 2)),
-        image_size=96, max_side=128, val_every=2, progress=False,
+        features=FeatureSettings(image_size=96, max_side=128), val_every=2, progress=False,
     )  # fmt: skip
-    path = train(cfg, tmp_path / "out" / "m.safetensors")
+    calls = []
+
+    def validate(model, reference, samples):
+        calls.append((model, reference, samples))
+        return _iou_after_one_click(model, reference, samples)
+
+    path = train(cfg, tmp_path / "out" / "m.safetensors", validate=validate)
     head, config = load_checkpoint(path)
     assert config.training["iterations"] == 3 and config.training["n_synthetic"] == 2
     assert config.training["n_real"] == 1 and "mIoU@1" in config.training["val_miou"]
+    (model, reference, samples), = calls
+    assert model.config.features == cfg.features and len(reference) == 2
+    assert samples == split_real(get_dataset("mvtec-ad", str(root), "tile"), ("blob",), 2)[1]
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 3
-    # a second run reuses the cached features
+    # a second run reuses the cached features; without validate the image is still held back, unscored
     again = train(cfg, tmp_path / "out" / "m2.safetensors")
-    assert json.loads(again.with_suffix(".json").read_text())["training"]["n_real"] == 1
+    training = json.loads(again.with_suffix(".json").read_text())["training"]
+    assert training["n_real"] == 1 and "val_miou" not in training
 
 
 def test_split_real_holds_back_every_nth_defective_image_of_the_types(tmp_path):

@@ -5,10 +5,10 @@ import argparse
 import numpy as np
 import pytest
 
-from defectlab.errors import NotFittedError
 from defectlab.detect.compositional import CompositionalDetector, Observation
-from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
 from defectlab.detect.explain import save_class_maps
+from defectlab.errors import NotFittedError
+from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
 from defectlab.synthetic.scenes import make_scenes
 
 SIZE = 128

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from defectlab.synthetic.surfaces import add_defect, surface
-from defectlab.errors import NotFittedError
 from defectlab.backbones.embedder import upsample_map
-from defectlab.detect.patch_knn import PatchKNNDetector, top_percent_mean
 from defectlab.backbones.resize import Resizer
+from defectlab.detect.patch_knn import PatchKNNDetector, top_percent_mean
+from defectlab.errors import NotFittedError
+from defectlab.synthetic.surfaces import add_defect, surface
 
 
 @pytest.fixture(scope="module")

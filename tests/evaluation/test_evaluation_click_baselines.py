@@ -1,10 +1,10 @@
 import cv2
 import numpy as np
 import pytest
+from click_testutil import one_thread, texture, with_blob  # noqa: F401 (one_thread: a fixture)
 
-from click_testutil import texture, with_blob, one_thread  # noqa: F401 (one_thread: a fixture)
-from defectlab.evaluation.click_baselines import GrabCut, ImageContext, RandomWalker, ResidualMap
 from defectlab.click.clicks import Click
+from defectlab.evaluation.click_baselines import GrabCut, ImageContext, RandomWalker, ResidualMap
 from defectlab.evaluation.interactive import simulate
 from defectlab.metrics import iou
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
 from click_testutil import one_thread  # noqa: F401 (a fixture)
-from defectlab.evaluation.click_baselines import SAM, ImageContext
+
 from defectlab.click.clicks import Click
+from defectlab.evaluation.click_baselines import SAM, ImageContext
 from defectlab.evaluation.interactive import build_methods, simulate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -13,7 +13,14 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def tiny_sam_dir(tmp_path_factory):
-    from transformers import SamConfig, SamMaskDecoderConfig, SamModel, SamProcessor, SamPromptEncoderConfig, SamVisionConfig
+    from transformers import (
+        SamConfig,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
 
     try:
         from transformers import SamImageProcessorPil as ImageProcessor  # without torchvision

@@ -6,9 +6,9 @@ import numpy as np
 
 from defectlab.data import get_dataset
 from defectlab.data.io import save_png_atomic
-from defectlab.synthetic.surfaces import add_defect, surface
 from defectlab.detect import PatchKNNDetector
 from defectlab.evaluation.engine import evaluate
+from defectlab.synthetic.surfaces import add_defect, surface
 
 
 def test_loco_layout_gets_spro_per_defect(tmp_path):

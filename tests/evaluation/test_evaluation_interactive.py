@@ -3,8 +3,8 @@
 import csv
 
 import pytest
+from click_testutil import make_mvtec, one_thread, tiny_checkpoint  # noqa: F401 (one_thread: a fixture)
 
-from click_testutil import make_mvtec, tiny_checkpoint, one_thread  # noqa: F401 (one_thread: a fixture)
 from defectlab.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from defectlab.synthetic.scenes import make_scenes
 from defectlab.segment import create_segmenter
+from defectlab.synthetic.scenes import make_scenes
 
 
 @pytest.fixture(scope="module")

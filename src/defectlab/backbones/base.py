@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import ConfigError
+
 
 @dataclass
 class FeatureMaps:
@@ -77,7 +79,7 @@ class Backbone(torch.nn.Module):
         layers = tuple(layers or self.default_layers)
         unknown = [name for name in layers if name not in self.layers]
         if unknown:
-            raise ValueError(f"backbone {self.name!r} has no layer(s) {unknown}; choose from {list(self.layers)}")
+            raise ConfigError(f"backbone {self.name!r} has no layer(s) {unknown}; choose from {list(self.layers)}")
         return self.forward_layers(self.to_tensor(images, size), layers)
 
 

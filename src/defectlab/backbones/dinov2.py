@@ -7,10 +7,13 @@ temp dir. Patch tokens are returned as (B, C, h, w) maps at stride 14.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from .base import Backbone, FeatureMaps
 from .loading import from_pretrained
+from .registry import BACKBONES
 
 HUB_IDS = {
     "dinov2-small": "facebook/dinov2-small",
@@ -65,3 +68,7 @@ class DINOv2(Backbone):
             strides={name: self.size_multiple for name in layers},
             input_size=(x.shape[-2], x.shape[-1]),
         )
+
+
+for _short, _hub_id in HUB_IDS.items():
+    BACKBONES.register(_short, partial(DINOv2, _hub_id, name=_short))

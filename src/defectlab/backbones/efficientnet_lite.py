@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Backbone, FeatureMaps
+from .registry import BACKBONES
 
 # (repeats, kernel, stride, expand ratio, in, out) per stage: the B0/Lite0 table.
 STAGES = (
@@ -68,6 +69,7 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
+@BACKBONES.register("efficientnet-lite0")
 class EfficientNetLite0(Backbone):
     name = "efficientnet-lite0"
     layers = tuple(f"stage{i + 1}" for i in range(len(STAGES)))

@@ -14,6 +14,8 @@ import faiss
 import numpy as np
 import torch
 
+from ..errors import ConfigError
+
 
 def normalise(features: np.ndarray) -> np.ndarray:
     features = np.ascontiguousarray(features, dtype=np.float32)
@@ -25,11 +27,11 @@ class CosineIndex:
     def __init__(self, bank: np.ndarray, device: str | torch.device = "cpu", backend: str = "auto"):
         """``backend``: "faiss", "torch", or "auto" (faiss on the CPU, torch elsewhere)."""
         if bank.ndim != 2 or len(bank) == 0:
-            raise ValueError(f"memory bank must be a non-empty (N, D) array, got shape {bank.shape}")
+            raise ConfigError(f"memory bank must be a non-empty (N, D) array, got shape {bank.shape}")
         self.bank = normalise(bank)
         self.device = torch.device(device)
         if backend not in ("auto", "faiss", "torch"):
-            raise ValueError(f"backend must be 'auto', 'faiss' or 'torch', got {backend!r}")
+            raise ConfigError(f"backend must be 'auto', 'faiss' or 'torch', got {backend!r}")
         self.use_faiss = backend == "faiss" or (backend == "auto" and self.device.type == "cpu")
         if self.use_faiss:
             self.index = faiss.IndexFlatIP(self.bank.shape[1])

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-class ModelNotFoundError(OSError):
-    pass
+from ..errors import ModelNotFoundError
+from .registry import DEFAULT_BACKBONE
 
 
 def from_pretrained(cls, model_id: str | Path, **kwargs):
@@ -28,5 +27,5 @@ def from_pretrained(cls, model_id: str | Path, **kwargs):
             f"    python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{model_id}')"
             ".save_pretrained('DIR')\" and pass DIR instead of the hub id;\n"
             "  - offline: copy such a DIR (config.json + model.safetensors) here and pass its path;\n"
-            "  - or use the offline default backbone 'efficientnet-lite0', which ships with its pip package."
+            f"  - or use the offline default backbone {DEFAULT_BACKBONE!r}, which ships with its pip package."
         ) from err

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+from ..backbones.text import cached_text_encoder
 from ..click.model import HeadConfig
-from ..click.text_encoders import cached_text_encoder
 from ..click.train import DEFAULT_TRAIN_TYPES, TrainConfig, train
 from ..errors import ConfigError
+from ..evaluation.interactive import miou_after_clicks
 from .click_common import comma_list, set_threads
 
 
@@ -57,6 +58,6 @@ def run_train(args) -> int:
         text_encoder=text, head=head, progress=not args.no_progress,
     )  # fmt: skip
     start = time.perf_counter()
-    path = train(cfg, args.out)
+    path = train(cfg, args.out, validate=miou_after_clicks)
     print(f"wrote {path} and {path.with_suffix('.json')} in {time.perf_counter() - start:.0f} s")
     return 0

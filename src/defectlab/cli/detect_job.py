@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import DataError
 from ..data.io import list_images, load_images, save_png_atomic, write_text_atomic
 from ..detect import create_detector
 from ..detect.visualize import side_by_side
+from ..errors import DataError
 
 
 def detect_folder(

@@ -10,7 +10,7 @@ mask and, optionally, a defect-type prompt. See ``docs/click.md``.
 from .checkpoint import DEFAULT_CHECKPOINT, ClickConfig, load_checkpoint, save_checkpoint
 from .clicks import Click, click_maps, next_click
 from .model import ClickHead, HeadConfig
-from .residual import ImageFeatures, NormalReference
+from .residual import FeatureSettings, ImageFeatures, NormalReference
 from .session import ClickModel, ClickSession, load_click_model
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ClickHead",
     "ClickModel",
     "ClickSession",
+    "FeatureSettings",
     "HeadConfig",
     "ImageFeatures",
     "NormalReference",

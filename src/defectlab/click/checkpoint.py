@@ -4,8 +4,8 @@
 needed to rebuild and use it: the head's shape, the backbone and resizing the
 features were computed with (a checkpoint only works with those), the text
 encoder, the click radius, and how it was trained. Both files are written
-atomically (temp file + ``os.replace``), so an interrupted training never
-leaves a half checkpoint that later loads as garbage.
+atomically (:func:`defectlab.data.io.atomic_write`), so an interrupted
+training never leaves a half checkpoint that later loads as garbage.
 
 The default checkpoint ships inside the package (``weights/``); see
 ``docs/click.md`` for the command that reproduces it.
@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from ..backbones.text import DEFAULT_TEXT_ENCODER
+from ..data.io import write_bytes_atomic, write_text_atomic
+from ..errors import ConfigError
 from .model import ClickHead, HeadConfig
+from .residual import FeatureSettings
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS_DIR / "adclick_mt.safetensors"
@@ -31,49 +33,32 @@ FORMAT_VERSION = 1
 
 @dataclass
 class ClickConfig:
-    """Everything but the weights. Feature settings must match the NormalReference used."""
+    """Everything but the weights; ``features`` is what the NormalReference must be built with."""
 
     head: HeadConfig = field(default_factory=HeadConfig)
-    backbone: str = "efficientnet-lite0"
-    layers: tuple[str, ...] = ("stage3", "stage5")
-    fine_layer: str = "stage2"
-    pool: int = 3
-    image_size: int = 256
-    max_side: int = 448
-    top_k: int = 5
-    text_encoder: str | None = "minilm"
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    text_encoder: str | None = DEFAULT_TEXT_ENCODER
     radius: float = 5.0
     training: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        # The feature settings sit at the top level of the JSON, where every checkpoint has them.
         return {
             "format_version": FORMAT_VERSION,
             "head": self.head.to_dict(),
-            "backbone": self.backbone,
-            "layers": list(self.layers),
-            "fine_layer": self.fine_layer,
-            "pool": self.pool,
-            "image_size": self.image_size,
-            "max_side": self.max_side,
-            "top_k": self.top_k,
+            **self.features.to_dict(),
             "text_encoder": self.text_encoder,
             "radius": self.radius,
             "training": self.training,
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ClickConfig":
-        d = dict(d)
-        version = d.pop("format_version", FORMAT_VERSION)
+    def from_dict(cls, d: dict) -> ClickConfig:
+        version = d.get("format_version", FORMAT_VERSION)
         if version > FORMAT_VERSION:
-            raise ValueError(f"checkpoint format {version} is newer than this defectlab understands ({FORMAT_VERSION}); upgrade defectlab")
-        d["head"] = HeadConfig.from_dict(d.get("head", {}))
-        d["layers"] = tuple(d.get("layers", cls.layers))
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-    def feature_settings(self) -> dict:
-        return {"backbone": self.backbone, "layers": list(self.layers), "fine_layer": self.fine_layer, "pool": self.pool}
+            raise ConfigError(f"checkpoint format {version} is newer than this defectlab understands ({FORMAT_VERSION}); upgrade defectlab")
+        rest = {k: d[k] for k in ("text_encoder", "radius", "training") if k in d}
+        return cls(head=HeadConfig.from_dict(d.get("head", {})), features=FeatureSettings.from_dict(d), **rest)
 
 
 def config_path(weights: str | os.PathLike) -> Path:
@@ -85,11 +70,9 @@ def save_checkpoint(head: ClickHead, config: ClickConfig, path: str | os.PathLik
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
-    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
-    text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
-    _atomic(config_path(path), lambda tmp: Path(tmp).write_text(text))
+    write_bytes_atomic(path, save(tensors, metadata={"format": "pt"}))
+    write_text_atomic(config_path(path), json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -112,31 +95,17 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[ClickHead, C
     try:
         config = ClickConfig.from_dict(json.loads(cfg_file.read_text()))
     except (json.JSONDecodeError, TypeError) as err:
-        raise ValueError(f"checkpoint config {cfg_file} is not a valid ADClick config: {err}") from err
+        raise ConfigError(f"checkpoint config {cfg_file} is not a valid ADClick config: {err}") from err
     head = ClickHead(config.head)
     state = load_file(str(path))
     try:
         missing, unexpected = head.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
-        raise ValueError(f"checkpoint {path} does not fit the head described in {cfg_file.name}: {str(err)[:300]}") from err
+        raise ConfigError(f"checkpoint {path} does not fit the head described in {cfg_file.name}: {str(err)[:300]}") from err
     if missing or unexpected:
-        raise ValueError(
+        raise ConfigError(
             f"checkpoint {path} does not fit the head described in {cfg_file.name}: "
             f"missing {missing[:3]}, unexpected {unexpected[:3]}"
         )
     return head.eval().requires_grad_(False), config
 
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp makes the file private (0600); a checkpoint is ordinary data.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

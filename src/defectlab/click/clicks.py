@@ -20,6 +20,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..errors import ConfigError
+
 DEFAULT_RADIUS = 5  # px at model resolution
 
 
@@ -86,7 +88,7 @@ def next_click(gt: np.ndarray, pred: np.ndarray, valid: np.ndarray | None = None
     gt = np.asarray(gt, dtype=bool)
     pred = np.asarray(pred, dtype=bool)
     if gt.shape != pred.shape:
-        raise ValueError(f"gt shape {gt.shape} and pred shape {pred.shape} differ")
+        raise ConfigError(f"gt shape {gt.shape} and pred shape {pred.shape} differ")
     fn = gt & ~pred
     fp = pred & ~gt
     if valid is not None:

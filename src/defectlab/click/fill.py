@@ -68,6 +68,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg, spsolve
 
+from ..errors import ConfigError
 from .clicks import Click, border_background, click_maps
 
 STRENGTH = 0.01
@@ -96,11 +97,11 @@ class Fill:
         min_radius: float = MIN_RADIUS,
     ):
         if strength <= 0:
-            raise ValueError(f"strength must be > 0, got {strength}")
+            raise ConfigError(f"strength must be > 0, got {strength}")
         if min_radius < 0:
-            raise ValueError(f"min_radius must be >= 0 grid cells, got {min_radius}")
+            raise ConfigError(f"min_radius must be >= 0 grid cells, got {min_radius}")
         if sure <= 0:
-            raise ValueError(f"sure must be a logit > 0, got {sure}")
+            raise ConfigError(f"sure must be a logit > 0, got {sure}")
         H, W = image.shape[:2]
         s = min(1.0, side / max(H, W))
         self.shape = (max(2, round(H * s)), max(2, round(W * s)))

@@ -20,7 +20,7 @@ optional too: without one a learned "no prompt" vector stands in.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F

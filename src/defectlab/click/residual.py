@@ -20,19 +20,20 @@ and shared by every image (and every ``ClickSession``) of that product.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..backbones import Backbone, FeatureMaps, cached_backbone, patch_features
-from ..backbones.base import round_size
-from ..data.io import load_image
+from ..backbones import DEFAULT_BACKBONE
+from ..backbones.embedder import PatchEmbedder, resize_to, upsample_map
+from ..backbones.knn import CosineIndex
 from ..backbones.resize import Resizer
+from ..data.io import load_image
+from ..errors import ConfigError
 
 # Distances are divided by this quantile of leave-one-out normal distances,
 # so that 1.0 means "as far as the rare normal patch" on every product.
@@ -60,8 +61,6 @@ class ImageFeatures:
 
     def anomaly_map(self, sigma: float = 4.0) -> np.ndarray:
         """float32 (H, W) heat map at the original image size (1.0 = rare-normal level)."""
-        from ..backbones.embedder import upsample_map
-
         return upsample_map(self.dist[0].numpy(), self.image_shape, sigma)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -89,10 +88,48 @@ class ImageFeatures:
         )
 
 
-@dataclass
-class _Normal:
-    patches: torch.Tensor  # (h*w, C) unit rows
-    descriptor: torch.Tensor  # (C,) unit
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How the features are computed: a head works only with the settings it was trained with.
+
+    A checkpoint's config is their source (``ClickConfig.features``), and
+    ``ClickModel.reference`` builds a NormalReference with them.
+
+    backbone: registry name, hub id or local directory (see :mod:`defectlab.backbones`).
+    layers: backbone layers for the patch features (stride 8 after concatenation).
+    fine_layer: a stride-4 layer for boundary detail (not compared with normals).
+    pool: neighbourhood averaging of patch features before matching.
+    image_size, max_side: resizing (see :class:`defectlab.backbones.resize.Resizer`,
+        policy ``auto``): images of varying size keep one common scale, so a
+        millimetre of surface is the same number of pixels in query and normals.
+    top_k: normal images retrieved per query before the patch search.
+    """
+
+    backbone: str = DEFAULT_BACKBONE
+    layers: tuple[str, ...] = ("stage3", "stage5")
+    fine_layer: str = "stage2"
+    pool: int = 3
+    image_size: int = 256
+    max_side: int = 448
+    top_k: int = 5
+
+    def __post_init__(self):
+        # JSON gives a list; as a tuple, settings read from a checkpoint equal the ones written.
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be >= 1, got {self.top_k}")
+
+    def head_inputs(self) -> dict:
+        """The settings that decide what the head's input channels mean; size and top_k may differ from training."""
+        return {"backbone": self.backbone, "layers": list(self.layers), "fine_layer": self.fine_layer, "pool": self.pool}
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "layers": list(self.layers)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureSettings:
+        """From a dict that may hold other keys too (a checkpoint's config); missing ones take the defaults."""
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 class NormalReference:
@@ -101,113 +138,56 @@ class NormalReference:
     Parameters
     ----------
     normal_images: paths, PIL images or arrays of defect-free images of the product.
-    backbone: registry name, hub id, local directory or a ``Backbone``.
-    image_size, max_side: resizing (see :class:`defectlab.detect.preprocess.Resizer`,
-        policy ``auto``): images of varying size keep one common scale, so a
-        millimetre of surface is the same number of pixels in query and normals.
-    layers: backbone layers for the patch features (stride 8 after concatenation).
-    fine_layer: a stride-4 layer for boundary detail (not compared with normals).
-    pool: neighbourhood averaging of patch features before matching.
-    top_k: normal images retrieved per query before the patch search.
+    settings: how features are computed; use the checkpoint's (``ClickModel.reference``).
+    batch_size: images per backbone forward.
     """
 
     def __init__(
         self,
         normal_images: Sequence,
-        backbone: str | Backbone = "efficientnet-lite0",
-        image_size: int = 256,
-        max_side: int = 448,
-        layers: Sequence[str] = ("stage3", "stage5"),
-        fine_layer: str = "stage2",
-        pool: int = 3,
-        top_k: int = 5,
+        settings: FeatureSettings = FeatureSettings(),
         progress: bool = True,
         batch_size: int = 8,
     ):
         if isinstance(normal_images, (str, bytes)) or not len(normal_images):
-            raise ValueError("NormalReference needs a non-empty list of normal images (paths, PIL images or arrays)")
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        self.backbone_name = backbone if isinstance(backbone, str) else backbone.name
-        self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
-        self.layers = tuple(layers)
-        self.fine_layer = fine_layer
-        self.pool = pool
-        self.top_k = top_k
-        self.batch_size = batch_size
+            raise ConfigError("NormalReference needs a non-empty list of normal images (paths, PIL images or arrays)")
+        self.settings = settings
+        # The backbone stays on the CPU, where the head and the session's tensors are.
+        self.embedder = PatchEmbedder(settings.backbone, settings.layers, settings.pool, stride=COARSE_STRIDE,
+                                      batch_size=batch_size, device="cpu")
         images = [load_image(x) for x in normal_images]
-        self.resizer = Resizer("auto", image_size, max_side=max_side).fit([im.shape[:2] for im in images])
-        self.normals: list[_Normal] = []
+        self.resizer = Resizer("auto", settings.image_size, max_side=settings.max_side).fit([im.shape[:2] for im in images])
+        self.patches: list[torch.Tensor] = []  # per normal image, (h*w, C) unit rows
         bar = tqdm(total=len(images), desc="normal reference", unit="img", disable=not progress or len(images) < 4)
-        for chunk_start in range(0, len(images), batch_size):
-            chunk = images[chunk_start : chunk_start + batch_size]
-            for coarse, _ in self._embed(chunk, fine=False):
-                patches = _unit(coarse.flatten(1).T)
-                self.normals.append(_Normal(patches, _unit(patches.mean(0))))
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            for coarse, _ in self.embedder.embed(chunk, [self.model_size(im.shape[:2]) for im in chunk]):
+                self.patches.append(_unit(coarse.flatten(1).T))
             bar.update(len(chunk))
         bar.close()
-        self.descriptors = torch.stack([n.descriptor for n in self.normals])
+        # Step one of the search: normal images by their mean unit patch feature.
+        self.descriptors = CosineIndex(torch.stack([_unit(p.mean(0)) for p in self.patches]).numpy())
         self.scale = self._normal_scale()
 
-    # -- settings a checkpoint must agree with ------------------------------
-    @property
-    def settings(self) -> dict:
-        return {
-            "backbone": self.backbone_name,
-            "layers": list(self.layers),
-            "fine_layer": self.fine_layer,
-            "pool": self.pool,
-        }
-
     def __len__(self) -> int:
-        return len(self.normals)
+        return len(self.patches)
 
     def model_size(self, shape: tuple[int, int]) -> tuple[int, int]:
-        """(H, W) the backbone sees for an image of ``shape``: the resizer's, rounded to its multiple."""
-        return round_size(self.resizer.target(shape), self.backbone.size_multiple)
+        """(H, W) the backbone sees for an image of ``shape``."""
+        return self.embedder.model_size(shape, self.resizer)
 
-    # -- features -----------------------------------------------------------
-    def _embed(self, images: list[np.ndarray], fine: bool = True):
-        """Per image: (unit-free coarse (C, h, w), fine (Cf, 2h, 2w) or None), batching equal sizes."""
-        out: list = [None] * len(images)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, img in enumerate(images):
-            groups.setdefault(self.model_size(img.shape[:2]), []).append(i)
-        layers = self.layers + ((self.fine_layer,) if fine else ())
-        for size, idx in groups.items():
-            fmaps = self.backbone.extract([images[i] for i in idx], size, tuple(dict.fromkeys(layers)))
-            coarse_maps = FeatureMaps(
-                {k: fmaps.maps[k] for k in self.layers}, {k: fmaps.strides[k] for k in self.layers}, fmaps.input_size
-            )
-            coarse = patch_features(coarse_maps, stride=COARSE_STRIDE, pool=self.pool)
-            fine_map = None
-            if fine:
-                fine_map = fmaps.maps[self.fine_layer]
-                if fine_map.shape[-2:] != (size[0] // FINE_STRIDE, size[1] // FINE_STRIDE):
-                    fine_map = F.interpolate(fine_map, size=(size[0] // FINE_STRIDE, size[1] // FINE_STRIDE), mode="bilinear", align_corners=False)
-            for j, i in enumerate(idx):
-                out[i] = (coarse[j].float(), None if fine_map is None else fine_map[j].float())
-        return out
-
+    # -- search -------------------------------------------------------------
     def _nearest(self, patches: torch.Tensor, exclude: Iterable[int] = ()) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest normal patch (M, C) and its cosine distance (M,) for unit ``patches``."""
-        descriptor = _unit(patches.mean(0))
-        sims = self.descriptors @ descriptor
-        for i in exclude:
-            sims[i] = -math.inf
-        k = min(self.top_k, int(torch.isfinite(sims).sum()))
-        if k < 1:
-            raise ValueError("no normal image left to compare with after exclusions")
-        chosen = torch.topk(sims, k).indices.tolist()
-        bank = torch.cat([self.normals[i].patches for i in chosen])
-        nearest = torch.empty_like(patches)
-        best = torch.empty(len(patches))
-        for s in range(0, len(patches), 2048):  # bounds the (M, N) similarity matrix
-            sim = patches[s : s + 2048] @ bank.T
-            best_sim, idx = sim.max(dim=1)
-            nearest[s : s + 2048] = bank[idx]
-            best[s : s + 2048] = best_sim
-        return nearest, (1.0 - best).clamp_min(0.0)
+        exclude = set(exclude)
+        wanted = min(len(self), self.settings.top_k + len(exclude))
+        ranked = self.descriptors.search(_unit(patches.mean(0))[None].numpy(), wanted)[1][0]
+        chosen = [int(i) for i in ranked if i not in exclude][: self.settings.top_k]
+        if not chosen:
+            raise ConfigError(f"exclude={sorted(exclude)} leaves no normal image to compare with")
+        bank = torch.cat([self.patches[i] for i in chosen])
+        dist, idx = CosineIndex(bank.numpy()).search(patches.numpy(), 1)
+        return bank[torch.from_numpy(idx[:, 0])], torch.from_numpy(dist[:, 0]).clamp_min(0.0)
 
     @torch.inference_mode()
     def features(self, image, exclude: Iterable[int] = ()) -> ImageFeatures:
@@ -218,7 +198,8 @@ class NormalReference:
         """
         img = load_image(image)
         size = self.model_size(img.shape[:2])
-        coarse, fine = self._embed([img])[0]
+        coarse, extra = self.embedder.embed([img], [size], extra_layers=(self.settings.fine_layer,))[0]
+        fine = resize_to(extra[self.settings.fine_layer], (size[0] // FINE_STRIDE, size[1] // FINE_STRIDE))
         c, h, w = coarse.shape
         patches = _unit(coarse.flatten(1).T)
         nearest, dist = self._nearest(patches, exclude)
@@ -239,10 +220,10 @@ class NormalReference:
 
     def _normal_scale(self, n: int = 12) -> float:
         """NORMAL_QUANTILE of leave-one-out patch distances of up to ``n`` normals."""
-        if len(self.normals) < 2:
+        if len(self) < 2:
             return FALLBACK_SCALE
-        step = max(1, len(self.normals) // n)
-        dists = [self._nearest(self.normals[i].patches, exclude=[i])[1] for i in range(0, len(self.normals), step)[:n]]
+        step = max(1, len(self) // n)
+        dists = [self._nearest(self.patches[i], exclude=[i])[1] for i in range(0, len(self), step)[:n]]
         return max(float(torch.quantile(torch.cat(dists), NORMAL_QUANTILE)), 1e-4)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..data.io import load_image
+from ..errors import ConfigError
 from .checkpoint import ClickConfig, load_checkpoint
 from .clicks import Click, click_maps, map_pixel
 from .fill import Fill
@@ -54,17 +55,14 @@ class ClickModel:
 
     def reference(self, normal_images: Sequence, progress: bool = False) -> NormalReference:
         """A NormalReference with the feature settings this checkpoint was trained with."""
-        c = self.config
-        return NormalReference(
-            normal_images, backbone=c.backbone, image_size=c.image_size, max_side=c.max_side,
-            layers=c.layers, fine_layer=c.fine_layer, pool=c.pool, top_k=c.top_k, progress=progress,
-        )  # fmt: skip
+        return NormalReference(normal_images, self.config.features, progress=progress)
 
     def check_reference(self, reference: NormalReference) -> None:
-        if reference.settings != self.config.feature_settings():
-            raise ValueError(
-                f"the NormalReference was built with {reference.settings} but the checkpoint expects "
-                f"{self.config.feature_settings()}; build it with ClickModel.reference(normal_images)"
+        built, expected = reference.settings.head_inputs(), self.config.features.head_inputs()
+        if built != expected:
+            raise ConfigError(
+                f"the NormalReference was built with {built} but the checkpoint expects "
+                f"{expected}; build it with ClickModel.reference(normal_images)"
             )
 
     def embed_prompt(self, prompt: str | None) -> torch.Tensor | None:
@@ -72,13 +70,13 @@ class ClickModel:
         if prompt is None:
             return None
         if self.config.text_encoder is None:
-            raise ValueError("this checkpoint was trained without prompts; pass prompt=None")
+            raise ConfigError(f"prompt={prompt!r}, but this checkpoint was trained without prompts; pass prompt=None")
         if self._text is None:
-            from .text_encoders import cached_text_encoder
+            from ..backbones.text import cached_text_encoder
 
             self._text = cached_text_encoder(self.config.text_encoder)
             if self._text.dim != self.config.head.text_dim:
-                raise ValueError(
+                raise ConfigError(
                     f"text encoder {self.config.text_encoder!r} gives {self._text.dim}-d embeddings "
                     f"but the head expects {self.config.head.text_dim}"
                 )
@@ -132,7 +130,7 @@ class ClickSession:
         fill: bool = True,
     ):
         if not 0.0 < threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+            raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
         self.model = model or load_click_model(None if checkpoint is None else str(checkpoint))
         start = time.perf_counter()
         if isinstance(normal_images, NormalReference):
@@ -147,7 +145,7 @@ class ClickSession:
         # baseline) avoid a second backbone pass.
         self.features = features if features is not None else self.reference.features(self.image)
         if tuple(self.features.image_shape) != self.image.shape[:2]:
-            raise ValueError(f"features were computed for an image of shape {self.features.image_shape}, not {self.image.shape[:2]}")
+            raise ConfigError(f"features were computed for an image of shape {self.features.image_shape}, not {self.image.shape[:2]}")
         f = self.features
         with torch.inference_mode():
             self._static = self.model.head.encode(f.feat[None], f.resid[None], f.dist[None], f.fine[None], f.rgb[None])
@@ -222,7 +220,7 @@ class ClickSession:
         """Add a click at image pixel (x, y) = (column, row); returns the new mask."""
         h, w = self.shape
         if not (0 <= x < w and 0 <= y < h):
-            raise ValueError(f"click ({x}, {y}) is outside the image, which is {w} wide and {h} high")
+            raise ConfigError(f"click ({x}, {y}) is outside the image, which is {w} wide and {h} high")
         clicks = self._state.clicks + (Click(float(x), float(y), bool(positive)),)
         prev = self._current_model_mask()
         self._push(_State(clicks, prev, self._run(clicks, prev)))
@@ -232,7 +230,7 @@ class ClickSession:
         """Replace the mask (brush/eraser edits); it becomes the previous-mask input of the next click."""
         mask = np.asarray(mask)
         if mask.shape != self.shape:
-            raise ValueError(f"mask shape {mask.shape} does not match the image, {self.shape}")
+            raise ConfigError(f"mask shape {mask.shape} does not match the image, {self.shape}")
         self._push(_State(self._state.clicks, None, None, mask.astype(bool).copy()))
 
     def undo(self) -> bool:

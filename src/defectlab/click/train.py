@@ -23,27 +23,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from tqdm.auto import tqdm
 
+from ..backbones.text import DEFAULT_TEXT_ENCODER
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
+from ..data.io import atomic_write
+from ..data.sample import Sample
+from ..errors import ConfigError
+from ..synthetic.defects import PROMPTS, synthesize
 from .checkpoint import ClickConfig, save_checkpoint
 from .clicks import Click, click_maps, next_click, random_click_inside
 from .model import ClickHead, HeadConfig
-from .residual import ImageFeatures, NormalReference
-from ..synthetic.defects import PROMPTS, synthesize
+from .residual import FeatureSettings, NormalReference
+from .session import ClickModel
 
 DEFAULT_TRAIN_TYPES = ("blowhole", "break", "fray")
 DEFAULT_HELD_OUT = ("crack", "uneven")
@@ -74,13 +78,12 @@ class TrainConfig:
     no_click_fraction: float = 0.1
     no_prompt_fraction: float = 0.3
     real_fraction: float = 0.5
-    val_every: int = 0  # > 0: hold out every n-th real image for a validation score (development)
+    val_every: int = 0  # > 0: hold out every n-th real image for train()'s validate (development)
     seed: int = 0
     cache_dir: str | None = None
-    text_encoder: str | None = "minilm"
+    text_encoder: str | None = DEFAULT_TEXT_ENCODER
     head: HeadConfig = field(default_factory=HeadConfig)
-    image_size: int = 256
-    max_side: int = 448
+    features: FeatureSettings = field(default_factory=FeatureSettings)
     progress: bool = True
 
 
@@ -117,9 +120,9 @@ def build_items(cfg: TrainConfig, reference: NormalReference, sources: list[tupl
             h, w = feats.size
             target = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
             tensors["target"] = torch.from_numpy(target).half()
-            tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-            os.replace(tmp, file)
+            data = save({k: v.contiguous() for k, v in tensors.items()})
+            # No fsync: an entry lost on a power cut is recomputed, and there are thousands.
+            atomic_write(file, lambda handle: handle.write(data), durable=False)
         target = tensors.pop("target")
         items.append(Item(tensors, target, tuple(prompts), kind))
     return items
@@ -275,8 +278,19 @@ def split_real(ds, types: Sequence[str] = DEFAULT_TRAIN_TYPES, val_every: int = 
     return [s for s in samples if s not in held], val
 
 
-def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
-    """Train the head and write ``out`` (.safetensors + .json); returns the weights path."""
+# (model, reference, held-back samples) -> scores: supplied by the caller, because scoring
+# is the evaluation's business and evaluation sits above click.
+Validate = Callable[[ClickModel, NormalReference, Sequence[Sample]], dict]
+
+
+def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = None) -> Path:
+    """Train the head and write ``out`` (.safetensors + .json); returns the weights path.
+
+    With ``cfg.val_every`` > 0 every n-th real image of the training types is
+    held back (:func:`split_real`); ``validate`` then scores the trained model
+    on them, with the reference training used, and its dict is recorded as
+    ``training["val_miou"]`` in the checkpoint's JSON.
+    """
     start = time.perf_counter()
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -284,7 +298,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
     ds = get_dataset(cfg.dataset, cfg.root, cfg.category)
     train_normals = ds.train_normals()
     if len(train_normals) < 2:
-        raise ValueError(f"{cfg.dataset} at {cfg.root} has {len(train_normals)} normal training images; need at least 2")
+        raise ConfigError(f"{cfg.dataset} at {cfg.root} has {len(train_normals)} normal training images; need at least 2")
     n_ref = min(cfg.n_normals, len(train_normals) - 1)
     normals = sample_support(train_normals, n_ref, seed=cfg.seed)
     ref_set = set(normals)
@@ -292,20 +306,20 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
     found = {s.anomaly_type for s in ds.test_samples() if s.label == 1}
     missing = set(cfg.train_types) - found
     if missing:
-        raise ValueError(f"train types {sorted(missing)} not in {cfg.dataset} at {cfg.root}; it has {sorted(found)}")
+        raise ConfigError(f"train_types {sorted(missing)} not in {cfg.dataset} at {cfg.root}; it has {sorted(found)}")
     samples, val_samples = split_real(ds, cfg.train_types, cfg.val_every)
 
-    config = ClickConfig(head=cfg.head, image_size=cfg.image_size, max_side=cfg.max_side, text_encoder=cfg.text_encoder)
-    reference = NormalReference(
-        normals, backbone=config.backbone, image_size=config.image_size, max_side=config.max_side,
-        layers=config.layers, fine_layer=config.fine_layer, pool=config.pool, top_k=config.top_k, progress=cfg.progress,
-    )  # fmt: skip
-    ref_sig = _signature(config.feature_settings(), config.image_size, config.max_side, config.top_k, [_file_id(p) for p in normals])
+    config = ClickConfig(head=cfg.head, features=cfg.features, text_encoder=cfg.text_encoder)
+    reference = NormalReference(normals, cfg.features, progress=cfg.progress)
+    settings = cfg.features
+    # The key every feature cache on disk so far was written under, so those stay valid.
+    ref_sig = _signature(settings.head_inputs(), settings.image_size, settings.max_side, settings.top_k,
+                         [_file_id(p) for p in normals])
     real_src, synth_src = training_sources(cfg, normals, pool, samples, ref_sig)
     real = build_items(cfg, reference, real_src, "features: real defects")
     synth = build_items(cfg, reference, synth_src, "features: synthetic defects") if cfg.n_synthetic else []
     if not real and not synth:
-        raise ValueError("no training images: give --train-types present in the dataset or --synthetic > 0")
+        raise ConfigError("no training images: give --train-types present in the dataset or --synthetic > 0")
     prep_seconds = time.perf_counter() - start
 
     prompt_table = _prompt_table(cfg, real + synth)
@@ -354,8 +368,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
         "torch": torch.__version__,
     }
     path = save_checkpoint(head, config, out)  # before validating: a failure there must not cost the training
-    if val_samples:
-        config.training["val_miou"] = validate(head, config, reference, val_samples)
+    if validate is not None and val_samples:
+        config.training["val_miou"] = validate(ClickModel(head=head, config=config), reference, val_samples)
         if cfg.progress:
             print("validation (held-back training-class images):", config.training["val_miou"])
         path = save_checkpoint(head, config, out)
@@ -379,11 +393,11 @@ def _thin_fallback(target: torch.Tensor) -> np.ndarray:
 def _prompt_table(cfg: TrainConfig, items: list[Item]) -> dict[str, torch.Tensor]:
     if not cfg.text_encoder:
         return {}
-    from .text_encoders import cached_text_encoder
+    from ..backbones.text import cached_text_encoder
 
     enc = cached_text_encoder(cfg.text_encoder)
     if enc.dim != cfg.head.text_dim:
-        raise ValueError(f"text encoder {cfg.text_encoder!r} gives {enc.dim}-d embeddings; set the head's text_dim to {enc.dim}")
+        raise ConfigError(f"text encoder {cfg.text_encoder!r} gives {enc.dim}-d embeddings; set the head's text_dim to {enc.dim}")
     texts = sorted({p for it in items for p in it.prompts})
     return dict(zip(texts, torch.from_numpy(enc.encode(texts))))
 
@@ -399,22 +413,3 @@ def _prompts(items: list[Item], table: dict, no_prompt: float, rng) -> torch.Ten
         else:
             rows.append(table[it.prompts[int(rng.integers(len(it.prompts)))]])
     return torch.stack(rows)
-
-
-@torch.no_grad()
-def validate(head: ClickHead, config: ClickConfig, reference: NormalReference, samples, clicks: Sequence[int] = (1, 3, 5)) -> dict:
-    """Mean IoU after 1/3/5 simulated clicks (a quick development score on held-back training-class images)."""
-    from ..evaluation.click_baselines import ImageContext
-    from ..evaluation.interactive import ADClickMethod, simulate
-    from .session import ClickModel
-
-    method = ADClickMethod(ClickModel(head=head, config=config), use_prompt=config.text_encoder is not None)
-    method.reference = reference
-    ious = {k: [] for k in clicks}
-    for s in samples:
-        image = load_image(s.image_path)
-        method.start(ImageContext(image, prompt=s.anomaly_type, features=reference.features(image)))
-        record = simulate(method, load_gt_mask(s), max_clicks=max(clicks), stop_iou=1.1)
-        for k in clicks:
-            ious[k].append(record.ious[k - 1])
-    return {f"mIoU@{k}": round(float(np.mean(v)), 4) for k, v in ious.items()}

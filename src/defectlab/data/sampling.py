@@ -16,7 +16,6 @@ import numbers
 from collections.abc import Sequence
 from typing import TypeVar
 
-
 __all__ = ["SEEDS", "SHOTS", "sample_support", "support_sets"]
 
 SHOTS: tuple[int, ...] = (1, 2, 4, 8)

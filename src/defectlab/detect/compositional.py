@@ -35,14 +35,14 @@ from tqdm.auto import tqdm
 
 from ..backbones import Backbone, cached_backbone, patch_features, resolve_device
 from ..backbones.base import round_size
+from ..backbones.resize import Resizer
+from ..errors import NotFittedError
 from ..segment import View, create_aligner, create_segmenter
 from ..segment.aligners.base import Aligner
 from ..segment.base import Segmentation, Segmenter
 from . import explain, fusion
-from ..errors import NotFittedError
 from .base import DETECTORS, Detector, Prediction, source_name
 from .descriptors import DESCRIPTORS, Descriptor, Parse, create_descriptors, resolve
-from ..backbones.resize import Resizer
 
 
 @dataclass(eq=False)

@@ -27,15 +27,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
+from ..click.clicks import Click, next_click
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
 from ..data.io import atomic_write, write_text_atomic
-from ..metrics import iou, miou_at_clicks, noc_at, pixel_ap
 from ..errors import ConfigError, DataError
+from ..metrics import iou, miou_at_clicks, noc_at, pixel_ap
 from ..registry import Registry
-from .click_baselines import GrabCut, ImageContext, Method, RandomWalker, ResidualMap
-from ..click.clicks import Click, next_click
+from .click_baselines import GrabCut, ImageContext, RandomWalker, ResidualMap
 
 THRESHOLDS = (0.8, 0.85, 0.9)
 AP_CLICKS = (3, 5)
@@ -111,6 +112,21 @@ class ADClickMethod:
             raise ConfigError("ADClickMethod.predict expects one new click per call")
         self.session.add_click(c.x, c.y, c.positive)
         return self.session.mask, self.session.probability
+
+
+@torch.no_grad()
+def miou_after_clicks(model, reference, samples, clicks: Sequence[int] = (1, 3, 5)) -> dict:
+    """Mean IoU of ``model`` after 1/3/5 simulated clicks on ``samples``: click-train's validation score."""
+    method = ADClickMethod(model, use_prompt=model.config.text_encoder is not None)
+    method.reference = reference
+    ious = {k: [] for k in clicks}
+    for s in samples:
+        image = load_image(s.image_path)
+        method.start(ImageContext(image, prompt=s.anomaly_type, features=reference.features(image)))
+        record = simulate(method, load_gt_mask(s), max_clicks=max(clicks), stop_iou=1.1)
+        for k in clicks:
+            ious[k].append(record.ious[k - 1])
+    return {f"mIoU@{k}": round(float(np.mean(v)), 4) for k, v in ious.items()}
 
 
 def summarize(records: list[tuple[str, Record, np.ndarray]], max_clicks: int) -> dict[str, float]:

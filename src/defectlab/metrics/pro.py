@@ -26,7 +26,8 @@ import numpy as np
 from scipy import ndimage
 
 from ._area import normalized_area_up_to
-from ._checks import binary_masks, finite_scores, fpr_limit as check_fpr_limit, same_shape
+from ._checks import binary_masks, finite_scores, same_shape
+from ._checks import fpr_limit as check_fpr_limit
 from ._sweep import cumulative_at_thresholds
 
 # Connect the 8 neighbours within an image but never across images, so the

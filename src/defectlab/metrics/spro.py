@@ -36,7 +36,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._area import normalized_area_up_to
-from ._checks import binary_masks, finite_scores, fpr_limit as check_fpr_limit
+from ._checks import binary_masks, finite_scores
+from ._checks import fpr_limit as check_fpr_limit
 from ._sweep import cumulative_at_thresholds
 
 

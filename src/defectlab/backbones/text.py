@@ -1,7 +1,8 @@
 """Text encoders for the defect-type prompt ("crack", "scratch on metal", ...).
 
-A small registry: a name maps to a constructor, and a name of the form
-``clip:<hub id or directory>`` loads a CLIP text tower through transformers.
+``TEXT_ENCODERS`` maps a name to a constructor, filled where each encoder is
+defined; a name of the form ``clip:<hub id or directory>`` loads a CLIP text
+tower through transformers, and a sentence-transformers directory loads as is.
 Every encoder returns L2-normalised float32 vectors of a fixed ``dim``, and
 caches them per string: prompts repeat (one per defect type), while a click
 session must not pay a transformer forward pass per click.
@@ -15,15 +16,23 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
+
+from ..errors import ConfigError, ModelNotFoundError
+from ..registry import Registry, UnknownNameError
+from .loading import from_pretrained
+
+TEXT_ENCODERS: Registry[TextEncoder] = Registry("text encoder")
 
 DEFAULT_TEXT_ENCODER = "minilm"
 
 
 class TextEncoder:
+    """Subclasses set ``name`` and ``dim`` and implement ``_encode`` (rows need not be unit)."""
+
     name: str = "text"
     dim: int = 0
 
@@ -47,19 +56,20 @@ class TextEncoder:
 
 def _clean(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"a prompt must be a non-empty string, got {text!r}; pass prompt=None for no prompt")
+        raise ConfigError(f"a prompt must be a non-empty string, got {text!r}; pass prompt=None for no prompt")
     return " ".join(text.strip().split())
 
 
+@TEXT_ENCODERS.register(DEFAULT_TEXT_ENCODER)
 class SentenceTransformerEncoder(TextEncoder):
     """Any sentence-transformers model directory (default: the MiniLM the gt package ships)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, name: str = "minilm"):
+    def __init__(self, path: str | os.PathLike | None = None, name: str = DEFAULT_TEXT_ENCODER):
         if path is None:
             path = minilm_path()
         path = Path(path).expanduser()
         if not path.is_dir():
-            raise FileNotFoundError(
+            raise ModelNotFoundError(
                 f"sentence-transformers model directory not found: {path}; "
                 "pass a local model directory (modules.json, config.json, model weights)"
             )
@@ -98,8 +108,6 @@ class CLIPTextEncoder(TextEncoder):
     def __init__(self, model_id: str | os.PathLike, tokenizer_id: str | os.PathLike | None = None):
         from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
-        from ..backbones.loading import from_pretrained
-
         self.model = from_pretrained(CLIPTextModelWithProjection, model_id).eval()
         self.tokenizer = from_pretrained(AutoTokenizer, tokenizer_id or model_id)
         self.name = f"clip:{model_id}"
@@ -113,28 +121,17 @@ class CLIPTextEncoder(TextEncoder):
         return self.model(**tokens).text_embeds.float().numpy()
 
 
-_REGISTRY: dict[str, Callable[[], TextEncoder]] = {}
-
-
-def register_text_encoder(name: str, constructor: Callable[[], TextEncoder]) -> None:
-    _REGISTRY[name] = constructor
-
-
-def list_text_encoders() -> list[str]:
-    return sorted(_REGISTRY)
-
-
 def create_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> TextEncoder:
     """Build by registry name, ``clip:<hub id or dir>``, or a sentence-transformers directory."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]()
+    if name in TEXT_ENCODERS:
+        return TEXT_ENCODERS.create(name)
     if name.startswith("clip:"):
         return CLIPTextEncoder(name[len("clip:") :])
     path = Path(name).expanduser()
     if path.is_dir() and (path / "modules.json").is_file():
         return SentenceTransformerEncoder(path, name=name)
-    raise ValueError(
-        f"unknown text encoder {name!r}; choose one of {list_text_encoders()}, "
+    raise UnknownNameError(
+        f"unknown text encoder {name!r}; choose one of {', '.join(TEXT_ENCODERS.names())}, "
         "'clip:<hub id or local dir>', or a local sentence-transformers model directory"
     )
 
@@ -143,6 +140,3 @@ def create_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> TextEncoder:
 def cached_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> TextEncoder:
     """One instance per name and process: loading a transformer takes seconds."""
     return create_text_encoder(name)
-
-
-register_text_encoder("minilm", SentenceTransformerEncoder)

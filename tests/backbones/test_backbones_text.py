@@ -1,10 +1,7 @@
 import numpy as np
 import pytest
 
-from click_testutil import one_thread  # noqa: F401 (a fixture)
-from defectlab.click.text_encoders import CLIPTextEncoder, create_text_encoder, minilm_path
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+from defectlab.backbones.text import TEXT_ENCODERS, CLIPTextEncoder, create_text_encoder, minilm_path
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +37,9 @@ def test_missing_clip_dir_says_how_to_get_weights(tmp_path):
         create_text_encoder(f"clip:{tmp_path / 'absent'}")
 
 
-def test_unknown_name_and_empty_prompt():
-    with pytest.raises(ValueError, match="unknown text encoder"):
+def test_unknown_name_lists_the_registered_encoders():
+    assert "minilm" in TEXT_ENCODERS
+    with pytest.raises(ValueError, match="unknown text encoder 'nope'; choose one of minilm"):
         create_text_encoder("nope")
 
 
