@@ -39,3 +39,16 @@ def test_click_eval_reports_bad_input_as_a_message(tmp_path, capsys):
     assert code == 2 and "crack" in capsys.readouterr().err
     code = main(["click-eval", "--dataset", "mvtec-ad", "--root", str(tmp_path / "missing"), "--no-progress"])
     assert code == 2
+
+
+def test_miou_after_clicks_scores_a_model_on_held_back_images(tmp_path):
+    from defectlab.click import ClickModel, FeatureSettings, NormalReference
+    from defectlab.data import get_dataset
+    from defectlab.evaluation.interactive import miou_after_clicks
+
+    dataset = get_dataset("mvtec-ad", make_mvtec(tmp_path / "data"), "tile")
+    model = ClickModel(tiny_checkpoint(tmp_path / "ck.safetensors"))
+    reference = NormalReference(dataset.train_normals()[:2], FeatureSettings(image_size=96, max_side=128, top_k=2),
+                                progress=False)
+    scores = miou_after_clicks(model, reference, [s for s in dataset.test_samples() if s.label == 1])
+    assert set(scores) == {"mIoU@1", "mIoU@3", "mIoU@5"} and all(0 <= v <= 1 for v in scores.values())
