@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .base import Backbone, FeatureMaps, patch_features, resolve_device, round_size
-from .registry import DEFAULT_BACKBONE, cached_backbone
+from .factory import cached_backbone
+from .registry import DEFAULT_BACKBONE
 from .resize import Resizer
 
 

@@ -46,7 +46,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.ablation:
         if args.method != "compositional":
             raise ConfigError("--ablation reports the compositional method's descriptors; add --method compositional")
-        run_details = lambda test, preds: {"ablation": descriptor_ablation(test, preds)}  # noqa: E731
+        run_details = lambda test, preds: {"ablation": descriptor_ablation(test, preds)}
     detector = create_detector(args.method, progress=False, **kwargs)
     results = []
     start = time.perf_counter()
