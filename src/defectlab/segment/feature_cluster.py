@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from skimage.segmentation import slic
 
 from ..backbones import Backbone, cached_backbone
+from ..errors import ConfigError
 from .base import Segmentation, Segmenter, adjacency, edges_touched, relabel
 
 
@@ -82,9 +83,9 @@ class FeatureClusterSegmenter(Segmenter):
         background_like: bool = True,
     ):
         if not 0 <= colour_weight <= 1:
-            raise ValueError(f"colour_weight must be in [0, 1], got {colour_weight}")
+            raise ConfigError(f"colour_weight must be in [0, 1], got {colour_weight}")
         if threshold <= 0:
-            raise ValueError(f"threshold must be positive, got {threshold}")
+            raise ConfigError(f"threshold must be positive, got {threshold}")
         self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
         self.layers = tuple(layers) if layers else _shallow_layers(self.backbone)
         self.max_side = max_side

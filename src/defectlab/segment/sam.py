@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from .base import Segmentation, Segmenter, is_background
 
 DEFAULT_SAM = "facebook/sam-vit-base"
@@ -60,7 +61,7 @@ class SamSegmenter(Segmenter):
         from ..backbones.loading import from_pretrained
 
         if points_per_side < 1:
-            raise ValueError(f"points_per_side must be >= 1, got {points_per_side}")
+            raise ConfigError(f"points_per_side must be >= 1, got {points_per_side}")
         self.model = from_pretrained(SamModel, model).to(device).eval()
         self.processor = from_pretrained(SamProcessor, model)
         self.model_id = str(model)

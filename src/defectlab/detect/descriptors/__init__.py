@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from ...errors import ConfigError
 from .base import Descriptor, DescriptorScore, Parse, top_percent_mean
 from .logical import (
     ClassColourDescriptor,
@@ -60,13 +61,13 @@ def resolve(spec: str | Sequence[str]) -> tuple[str, ...]:
             continue
         name = _ALIASES.get(item, item)
         if name not in DESCRIPTORS:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown descriptor {item!r}; choose from {list(DESCRIPTORS)} or a preset {list(PRESETS)}"
             )
         if name not in names:
             names.append(name)
     if not names:
-        raise ValueError("no descriptors selected; name a preset (full, vand) or at least one descriptor")
+        raise ConfigError("no descriptors selected; name a preset (full, vand) or at least one descriptor")
     return tuple(names)
 
 

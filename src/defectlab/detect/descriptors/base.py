@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ...errors import NotFittedError
 from ...segment.aligners.base import ClassMap
 from ...segment.base import coverage
 
@@ -106,9 +107,9 @@ class Descriptor(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-
-class NotFittedDescriptorError(RuntimeError):
-    pass
+    def _check_fitted(self, bank) -> None:
+        if bank is None:
+            raise NotFittedError(f"{self.name}: call fit() first")
 
 
 def top_percent_mean(values: np.ndarray, percent: float) -> float:

@@ -42,7 +42,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Descriptor, DescriptorScore, NotFittedDescriptorError, Parse, class_name
+from ...errors import ConfigError
+from .base import Descriptor, DescriptorScore, Parse, class_name
 
 FLOOR = 0.25  # as in fusion: a scale is never below a quarter of the natural unit
 
@@ -58,7 +59,7 @@ class ClassVectorDescriptor(Descriptor):
 
     def __init__(self, match: str = "image"):
         if match not in ("image", "class"):
-            raise ValueError(f"match must be 'image' or 'class', got {match!r}")
+            raise ConfigError(f"match must be 'image' or 'class', got {match!r}")
         self.match = match
         self.bank: list[dict[int, np.ndarray]] | None = None
         self.normals: list[Parse] = []
@@ -114,8 +115,7 @@ class ClassVectorDescriptor(Descriptor):
         return {c: self.distance(v, normal[c]) / scale.get(c, self.class_unit) for c, v in test.items() if c in normal}
 
     def score(self, parse: Parse) -> DescriptorScore:
-        if self.bank is None:
-            raise NotFittedDescriptorError(f"{self.name}: call fit() first")
+        self._check_fitted(self.bank)
         test = self.vectors(parse)
         per_normal = [self._per_class(test, normal) for normal in self.bank]
         if not any(per_normal):
@@ -236,7 +236,7 @@ class ClassColourDescriptor(ClassVectorDescriptor):
     def __init__(self, mode: str = "ab", min_b: float = 2.0, match: str = "image"):
         super().__init__(match)
         if mode not in ("ratio", "ab"):
-            raise ValueError(f"class-colour mode must be 'ratio' or 'ab', got {mode!r}")
+            raise ConfigError(f"class-colour mode must be 'ratio' or 'ab', got {mode!r}")
         self.mode = mode
         self.min_b = min_b
         # one-shot units: ratio 0.25 (a/b of a saturated colour after a hue shift
@@ -285,7 +285,7 @@ class ClassLocationDescriptor(ClassVectorDescriptor):
     def __init__(self, mode: str = "centroid", match: str = "image"):
         super().__init__(match)
         if mode not in ("origin", "centroid"):
-            raise ValueError(f"class-location mode must be 'origin' or 'centroid', got {mode!r}")
+            raise ConfigError(f"class-location mode must be 'origin' or 'centroid', got {mode!r}")
         self.mode = mode
 
     def vectors(self, parse: Parse) -> dict[int, np.ndarray]:

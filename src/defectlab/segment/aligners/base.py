@@ -121,10 +121,6 @@ class Aligner(ABC):
         return f"{type(self).__name__}()"
 
 
-class NotFittedAlignerError(RuntimeError):
-    pass
-
-
 def absorb_fragments(view: View, stats: SegmentStats, reference: SegmentStats, assignment: dict[int, int],
                      appearance: np.ndarray, limit: float = np.inf, max_share: float = 0.5) -> dict[int, int]:
     """Unassigned small segments that touch an assigned one join its class.
