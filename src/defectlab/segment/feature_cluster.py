@@ -37,8 +37,10 @@ from skimage.segmentation import slic
 from ..backbones import Backbone, cached_backbone
 from ..errors import ConfigError
 from .base import Segmentation, Segmenter, adjacency, edges_touched, relabel
+from .registry import SEGMENTERS
 
 
+@SEGMENTERS.register("feature-cluster")
 class FeatureClusterSegmenter(Segmenter):
     """
     Parameters

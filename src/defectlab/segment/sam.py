@@ -24,10 +24,25 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .base import Segmentation, Segmenter, is_background
+from .registry import SEGMENTERS
 
 DEFAULT_SAM = "facebook/sam-vit-base"
 
 
+def sam_available(model: str | Path | None = None) -> bool:
+    """Whether SAM weights can be loaded without a download (local dir or HF cache)."""
+    model = model or DEFAULT_SAM
+    if Path(str(model)).expanduser().is_dir():
+        return True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return False
+    found = try_to_load_from_cache(str(model), "config.json")
+    return isinstance(found, str)
+
+
+@SEGMENTERS.register("sam")
 class SamSegmenter(Segmenter):
     """
     Parameters

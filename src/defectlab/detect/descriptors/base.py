@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from ...errors import NotFittedError
+from ...registry import Registry
 from ...segment.aligners.base import ClassMap
 from ...segment.base import coverage
 
@@ -84,7 +85,7 @@ class DescriptorScore:
 
 
 class Descriptor(ABC):
-    """One way of describing an image against the normal ones.
+    """One way of describing an image against the normal ones; registered in ``DESCRIPTORS``.
 
     ``kind`` is "structural" (local appearance) or "logical" (composition).
     ``unit`` is the fixed fusion weight used when there is only one normal
@@ -110,6 +111,9 @@ class Descriptor(ABC):
     def _check_fitted(self, bank) -> None:
         if bank is None:
             raise NotFittedError(f"{self.name}: call fit() first")
+
+
+DESCRIPTORS: Registry[Descriptor] = Registry("descriptor")
 
 
 def top_percent_mean(values: np.ndarray, percent: float) -> float:

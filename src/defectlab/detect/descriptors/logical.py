@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError
-from .base import Descriptor, DescriptorScore, Parse, class_name
+from .base import DESCRIPTORS, Descriptor, DescriptorScore, Parse, class_name
 
 FLOOR = 0.25  # as in fusion: a scale is never below a quarter of the natural unit
 
@@ -149,6 +149,7 @@ class ClassVectorDescriptor(Descriptor):
         return region
 
 
+@DESCRIPTORS.register("class-embedding")
 class ClassEmbeddingDescriptor(ClassVectorDescriptor):
     name = "class-embedding"
     # cosine distance between a part's mean feature and its normal mean feature:
@@ -174,6 +175,7 @@ class ClassEmbeddingDescriptor(ClassVectorDescriptor):
         return f"{class_name(parse, cls)} looks unlike its normal self (cosine distance {d:.3f} to the nearest normal)"
 
 
+@DESCRIPTORS.register("class-histogram")
 class ClassHistogramDescriptor(ClassVectorDescriptor):
     """|log((a + eps) / (b + eps))| of the class areas a, b (fractions of the image).
 
@@ -213,6 +215,7 @@ class ClassHistogramDescriptor(ClassVectorDescriptor):
         return f"{name}: area {100 * area:.1f} % of the image, expected {expected}: {verdict}"
 
 
+@DESCRIPTORS.register("class-colour")
 class ClassColourDescriptor(ClassVectorDescriptor):
     """A class's colour with lightness dropped: CIELAB a and b.
 
@@ -267,6 +270,7 @@ class ClassColourDescriptor(ClassVectorDescriptor):
                 f"nearest normal ({ref[0]:.0f}, {ref[1]:.0f}): wrong colour")
 
 
+@DESCRIPTORS.register("class-location")
 class ClassLocationDescriptor(ClassVectorDescriptor):
     """Where each class is: its mean position, as fractions of width and height.
 

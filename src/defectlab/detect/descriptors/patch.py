@@ -21,7 +21,7 @@ import numpy as np
 
 from ...backbones.knn import CosineIndex
 from ...errors import ConfigError
-from .base import Descriptor, DescriptorScore, Parse, class_name, top_percent_mean
+from .base import DESCRIPTORS, Descriptor, DescriptorScore, Parse, class_name, top_percent_mean
 
 # Fixed fusion weight for one shot: the worst-2% nearest-normal cosine distance
 # of a normal image. Measured with EfficientNet-Lite0 (stage3+stage5, 3x3 pooled)
@@ -30,6 +30,7 @@ from .base import Descriptor, DescriptorScore, Parse, class_name, top_percent_me
 PATCH_UNIT = 0.15
 
 
+@DESCRIPTORS.register("patch")
 class PatchDescriptor(Descriptor):
     name = "patch"
     kind = "structural"
@@ -53,6 +54,7 @@ class PatchDescriptor(Descriptor):
         return DescriptorScore(value, reason=reason, patch_map=dist.reshape(parse.grid))
 
 
+@DESCRIPTORS.register("class-patch")
 class ClassAwarePatchDescriptor(Descriptor):
     name = "class-patch"
     kind = "structural"
@@ -90,6 +92,7 @@ class ClassAwarePatchDescriptor(Descriptor):
         return DescriptorScore(worst, worst_cls, reason, patch_map=dist.reshape(parse.grid))
 
 
+@DESCRIPTORS.register("foreground-patch")
 class ForegroundPatchDescriptor(Descriptor):
     name = "foreground-patch"
     kind = "structural"

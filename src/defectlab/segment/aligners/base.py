@@ -16,8 +16,8 @@ Two families plug in here:
   with DeAOT; they need no segmentation of the new image, but use it when
   given to mark parts they did not reach as unknown.
 
-Subclass :class:`Aligner` (``fit`` + ``align``) and register the class in
-:mod:`defectlab.segment.registry` to add one.
+Subclass :class:`Aligner` (``fit`` + ``align``) and register the class with
+``@ALIGNERS.register(name)`` (:mod:`defectlab.segment.registry`) to add one.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import NotFittedError
+from ..registry import ALIGNERS
 from .base import Aligner, ClassMap, View
 
 
@@ -72,6 +73,7 @@ class Propagator(Aligner):
         return ClassMap(labels, n)
 
 
+@ALIGNERS.register("sam2")
 class Sam2Propagator(Propagator):
     """SAM 2 video propagation of the reference's masks, two frames at a time."""
 
