@@ -49,3 +49,6 @@ def test_blank_image_has_no_parts(segmenter):
 def test_bad_arguments_name_the_value():
     with pytest.raises(ConfigError, match="colour_weight"):
         create_segmenter("feature-cluster", colour_weight=2)
+    lazy = create_segmenter("feature-cluster", backbone="no-such-backbone")  # the backbone loads on first use
+    with pytest.raises(ValueError, match="unknown backbone 'no-such-backbone'"):
+        lazy.segment(np.zeros((32, 32, 3), np.uint8))
