@@ -5,6 +5,7 @@ import argparse
 import numpy as np
 import pytest
 
+from defectlab.backbones import DEFAULT_BACKBONE
 from defectlab.detect import clone
 from defectlab.detect.compositional import CompositionalDetector, Observation
 from defectlab.detect.compositional_cli import (
@@ -117,7 +118,7 @@ def test_parts_are_kept_across_fits_until_their_parameters_change(fitted):
 
 def test_cli_pieces_build_a_detector_and_an_ablation_table(predictions, scenes):
     parser = argparse.ArgumentParser()
-    parser.add_argument("--backbone", default="efficientnet-lite0")
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--resize", default="auto")
     add_compositional_arguments(parser)
