@@ -50,7 +50,7 @@ def create_segmenter(name: str | Segmenter = "auto", **kwargs) -> Segmenter:
 @SEGMENTERS.register("auto")
 def auto_segmenter(**kwargs) -> Segmenter:
     """SAM when its weights are on this machine, else the offline feature-cluster segmenter."""
-    from .sam import sam_available
+    from .sam import sam_available  # here: sam.py imports this module to register itself
 
     return create_segmenter("sam" if sam_available(kwargs.get("model")) else "feature-cluster", **kwargs)
 

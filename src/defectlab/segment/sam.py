@@ -131,8 +131,8 @@ class SamPredictor:
         if mask_input is not None:
             prior = torch.as_tensor(mask_input, dtype=torch.float32).reshape(1, *np.shape(mask_input)[-2:])
         logits, scores, low = self.predict_torch(coords[None], signs[None], prior, multimask)
-        masks = logits[0].numpy()
-        return (masks if return_logits else masks > 0), scores[0].numpy(), low[0].numpy()
+        full = logits[0].numpy()
+        return (full if return_logits else full > 0), scores[0].numpy(), low[0].numpy()
 
     @torch.inference_mode()
     def predict_torch(
