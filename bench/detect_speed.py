@@ -68,7 +68,7 @@ def main() -> None:
     normal, test = data[: args.shots], data[args.shots :]
     det = PatchKNNDetector(args.backbone, image_size=args.image_size, progress=False).fit(normal)
     det.predict(test[:2])  # warm-up: first calls allocate
-    timer = TimedForward(det.backbone)
+    timer = TimedForward(det.embedder_.model)
     rates, outside = [], []
     for _ in range(args.repeats):
         timer.seconds = 0.0
@@ -77,7 +77,7 @@ def main() -> None:
         total = time.perf_counter() - start
         rates.append(len(test) / total)
         outside.append(1 - timer.seconds / total)
-    print(f"backbone {args.backbone}, {args.shots} shots, {len(test)} images, resize {det.resizer.policy} "
+    print(f"backbone {args.backbone}, {args.shots} shots, {len(test)} images, resize {det.resizer_.policy} "
           f"{args.image_size}, torch threads {torch.get_num_threads()}")
     print(f"images/s (median of {args.repeats}): {statistics.median(rates):.1f}  "
           f"[min {min(rates):.1f}, max {max(rates):.1f}]")

@@ -11,6 +11,7 @@ from defectlab.detect.descriptors.logical import (
     ClassLocationDescriptor,
 )
 from defectlab.detect.descriptors.patch import PatchDescriptor
+from defectlab.errors import ConfigError, NotFittedError
 from defectlab.segment.aligners.base import ClassMap
 
 SIZE = 32
@@ -62,6 +63,8 @@ def test_location_flags_a_moved_class_and_colour_a_recoloured_one():
 
 
 def test_patch_descriptor_scores_the_worst_patches_and_maps_them():
+    with pytest.raises(NotFittedError, match="patch: call fit"):
+        PatchDescriptor().score(normals(1)[0])
     d = PatchDescriptor().fit(normals())
     bumped = d.score(parse(NORMAL, patch_bump=(5, 1)))
     assert bumped.patch_map.shape == (8, 8) and np.unravel_index(bumped.patch_map.argmax(), (8, 8)) == (5, 1)
@@ -84,7 +87,7 @@ def test_presets_and_names():
     assert resolve("full") == PRESETS["full"] and len(PRESETS["full"]) == 7
     assert resolve("vand") == ("patch", "foreground-patch", "class-histogram")
     assert resolve("histogram, colour") == ("class-histogram", "class-colour")
-    with pytest.raises(ValueError, match="unknown descriptor 'area'"):
+    with pytest.raises(ConfigError, match="unknown descriptor 'area'"):
         resolve(["area"])
     assert [d.name for d in create_descriptors("vand")] == list(PRESETS["vand"])
 

@@ -5,9 +5,10 @@ import argparse
 import numpy as np
 import pytest
 
+from defectlab.detect import clone
 from defectlab.detect.compositional import CompositionalDetector, Observation
 from defectlab.detect.explain import save_class_maps
-from defectlab.errors import NotFittedError
+from defectlab.errors import ConfigError, NotFittedError
 from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
 from defectlab.synthetic.scenes import make_scenes
 
@@ -48,11 +49,13 @@ def test_missing_part_outscores_normal_and_is_explained(predictions, scenes):
 
 
 def test_weights_come_from_leave_one_out(fitted):
-    assert set(fitted.loo_scores) == set(fitted.weights)
-    for name, scores in fitted.loo_scores.items():
-        assert len(scores) == 4 and fitted.weights[name] >= max(scores) - 1e-12
+    assert set(fitted.loo_scores_) == set(fitted.weights_)
+    for name, scores in fitted.loo_scores_.items():
+        assert len(scores) == 4 and fitted.weights_[name] >= max(scores) - 1e-12
     normal = fitted.normal_scores()
-    assert len(normal) == 4 and max(normal) <= len(fitted.weights) + 1e-9  # each term is at most 1
+    assert len(normal) == 4 and max(normal) <= len(fitted.weights_) + 1e-9  # each term is at most 1
+    assert fitted.threshold_ == max(normal)
+    assert len(fitted.normal_parses_) == 4 and [d.name for d in fitted.descriptors_] == list(fitted.weights_)
 
 
 def test_one_shot_uses_fixed_weights_and_observations_are_reusable(scenes):
@@ -60,7 +63,8 @@ def test_one_shot_uses_fixed_weights_and_observations_are_reusable(scenes):
     obs = det.observe([s.image for s in scenes[:1]] + [scenes[5].image])
     assert all(isinstance(o, Observation) for o in obs)
     det.fit(obs[:1])
-    assert det.loo_scores == {} and det.weights == {"patch": 0.15, "foreground-patch": 0.15, "class-histogram": 1.0}
+    assert det.loo_scores_ == {} and det.weights_ == {"patch": 0.15, "foreground-patch": 0.15, "class-histogram": 1.0}
+    assert det.threshold_ is None
     pred = det.predict([obs[1]])[0]
     assert list(pred.details.descriptors) == ["patch", "foreground-patch", "class-histogram"]
 
@@ -73,16 +77,37 @@ def test_class_maps_are_saved_as_pictures(predictions, scenes, tmp_path):
     assert Image.open(written[0]).size == (SIZE, SIZE)
 
 
-def test_errors_name_the_bad_value(scenes):
-    with pytest.raises(ValueError, match="unknown descriptor 'sharpness'"):
-        CompositionalDetector(descriptors="patch,sharpness", progress=False)
+def test_errors_name_the_bad_value_at_fit(scenes):
+    two = [s.image for s in scenes[:2]]
+    with pytest.raises(ConfigError, match="unknown descriptor 'sharpness'"):
+        CompositionalDetector(descriptors="patch,sharpness", progress=False).fit(two)
+    with pytest.raises(ConfigError, match="descriptor_options for unknown descriptors \\['nope'\\]"):
+        CompositionalDetector(descriptor_options={"nope": {}}, progress=False).fit(two)
     det = CompositionalDetector(segmenter="feature-cluster", reference=5, progress=False)
-    with pytest.raises(ValueError, match="reference index 5 is out of range for 2"):
-        det.fit([s.image for s in scenes[:2]])
+    with pytest.raises(ConfigError, match="reference index 5 is out of range for 2"):
+        det.fit(two)
     with pytest.raises(NotFittedError):
         CompositionalDetector(segmenter="feature-cluster", progress=False).predict([scenes[0].image])
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ConfigError, match="at least one"):
         CompositionalDetector(segmenter="feature-cluster", progress=False).fit([])
+
+
+def test_constructor_only_stores_parameters():
+    det = CompositionalDetector(backbone="no-such-backbone", segmenter="no-such-segmenter", descriptors="vand")
+    assert det.get_params()["descriptors"] == "vand"
+    assert repr(det) == ("CompositionalDetector(backbone='no-such-backbone', segmenter='no-such-segmenter', "
+                         "descriptors='vand')")
+    assert clone(det).get_params() == det.get_params()
+    with pytest.raises(ConfigError, match="unknown segmenter 'no-such-segmenter'"):
+        _ = det.segmenter_  # parts are built on first use
+
+
+def test_parts_are_kept_across_fits_until_their_parameters_change(fitted):
+    det = clone(fitted)
+    embedder, segmenter = det.embedder_, det.segmenter_
+    assert det.embedder_ is embedder and det.segmenter_ is segmenter
+    det.set_params(pool=1)
+    assert det.embedder_ is not embedder and det.embedder_.pool == 1 and det.segmenter_ is segmenter
 
 
 def test_ablation_scores_every_descriptor_subset_from_one_pass(predictions, scenes):

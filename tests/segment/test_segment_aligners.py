@@ -89,9 +89,9 @@ def test_segment_stats_and_paint():
 
 
 def test_align_before_fit_and_unknown_name():
-    from defectlab.segment.aligners.base import NotFittedAlignerError
+    from defectlab.errors import ConfigError, NotFittedError
 
-    with pytest.raises(NotFittedAlignerError):
+    with pytest.raises(NotFittedError):
         create_aligner("nearest").align(scene(REFERENCE))
-    with pytest.raises(ValueError, match="unknown aligner 'deaot'"):
+    with pytest.raises(ConfigError, match="unknown aligner 'deaot'"):
         create_aligner("deaot")

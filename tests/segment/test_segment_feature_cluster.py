@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from defectlab.errors import ConfigError
 from defectlab.segment import create_segmenter
 from defectlab.synthetic.scenes import make_scenes
 
@@ -46,7 +47,8 @@ def test_blank_image_has_no_parts(segmenter):
 
 
 def test_bad_arguments_name_the_value():
-    with pytest.raises(ValueError, match="colour_weight"):
+    with pytest.raises(ConfigError, match="colour_weight"):
         create_segmenter("feature-cluster", colour_weight=2)
-    with pytest.raises(ValueError, match="unknown segmenter 'nope'"):
-        create_segmenter("nope")
+    lazy = create_segmenter("feature-cluster", backbone="no-such-backbone")  # the backbone loads on first use
+    with pytest.raises(ValueError, match="unknown backbone 'no-such-backbone'"):
+        lazy.segment(np.zeros((32, 32, 3), np.uint8))

@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 
 from defectlab.backbones import ModelNotFoundError
+from defectlab.errors import NotFittedError
 from defectlab.segment import create_segmenter
-from defectlab.segment.sam import SamSegmenter, _point_grid, _stability
+from defectlab.segment.sam import SamPredictor, SamSegmenter, _point_grid, _stability
 
 transformers = pytest.importorskip("transformers")
 
@@ -52,16 +54,37 @@ def test_default_filters_drop_random_masks_without_failing(tiny_sam):
     assert out.n_segments == 0
 
 
-def test_missing_checkpoint_says_how_to_get_it(tmp_path):
+def test_missing_checkpoint_says_how_to_get_it_when_first_used(tmp_path):
+    seg = create_segmenter("sam", model=str(tmp_path / "no-such-sam"))  # nothing loads yet
     with pytest.raises(ModelNotFoundError, match="huggingface-cli download"):
-        create_segmenter("sam", model=str(tmp_path / "no-such-sam"))
+        seg.segment(np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(ModelNotFoundError):
+        SamPredictor(tmp_path / "no-such-sam").load()
+
+
+def test_predictor_encodes_once_and_refines_a_mask_click_by_click(tiny_sam):
+    predictor = SamPredictor(tiny_sam)
+    with pytest.raises(NotFittedError, match="set_image"):
+        predictor.predict([[10, 10]], [1])
+    predictor.set_image(np.random.default_rng(1).integers(0, 255, (48, 80, 3), dtype=np.uint8))
+    masks, scores, low = predictor.predict([[10, 10]], [1])  # one click: three candidates
+    assert masks.shape == (3, 48, 80) and masks.dtype == bool and scores.shape == (3,) and low.shape == (3, 16, 16)
+    best = int(scores.argmax())
+    plain, _, _ = predictor.predict([[10, 10], [60, 30]], [1, 0], multimask=False, return_logits=True)
+    refined, _, low2 = predictor.predict([[10, 10], [60, 30]], [1, 0], mask_input=low[best], multimask=False,
+                                         return_logits=True)
+    assert refined.shape == (1, 48, 80) and refined.dtype == np.float32 and low2.shape == (1, 16, 16)
+    assert not np.array_equal(plain, refined)  # the previous mask is an input, not ignored
+    # predict is predict_torch on one prompt, in pixels instead of the input frame
+    points = predictor.to_input_frame(torch.tensor([[[10.0, 10.0]]], dtype=torch.float64))
+    logits, iou, _ = predictor.predict_torch(points, torch.ones(1, 1, dtype=torch.long))
+    np.testing.assert_array_equal(logits[0].numpy() > 0, masks)
+    np.testing.assert_array_equal(iou[0].numpy(), scores)
 
 
 def test_point_grid_and_stability():
     grid = _point_grid(2)
     assert grid.tolist() == [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]
-    import torch
-
     sharp = torch.full((1, 4, 4), -10.0)
     sharp[0, :2] = 10.0
     assert _stability(sharp, 1.0).item() == 1.0

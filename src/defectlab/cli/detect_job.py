@@ -42,7 +42,7 @@ def detect_folder(
     if threshold is None:
         # Leave-one-out over the normal images: the highest score a normal image
         # gets against the others. With one normal image there is no threshold.
-        threshold = max(detector.normal_scores(), default=None)
+        threshold = detector.threshold_
 
     results = []
     start = time.perf_counter()

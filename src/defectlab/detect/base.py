@@ -2,7 +2,9 @@
 
 - The constructor only stores its parameters: no weights load, nothing is
   validated that needs data. ``get_params``, ``set_params``, :func:`clone` and
-  ``repr`` are read from the constructor's signature.
+  ``repr`` are read from the constructor's signature. Parts built from
+  parameters (a feature extractor, a segmenter) are built on first use and
+  kept until those parameters change (:meth:`Detector._part`).
 - ``fit(normal_images)`` learns from a few normal images; everything it learns
   ends in ``_``, among it ``threshold_``: the flagging threshold taken from
   the normal images themselves (the highest leave-one-out score of a normal
@@ -17,7 +19,7 @@ import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from ..errors import ConfigError, NotFittedError
 from ..registry import Registry
 
 DETECTORS: Registry["Detector"] = Registry("detection method")
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,6 +74,13 @@ class Detector(ABC):
     def _check_fitted(self, attribute: str, what: str = "predict()") -> None:
         if getattr(self, attribute, None) is None:
             raise NotFittedError(f"{type(self).__name__}: call fit(normal_images) before {what}")
+
+    def _part(self, key: str, build: Callable[..., T], *args, **kwargs) -> T:
+        """``build(*args, **kwargs)`` on first use, kept (weights stay loaded) while the arguments stay the same."""
+        parts = self.__dict__.setdefault("_parts", {})
+        if key not in parts or not _same(parts[key][0], (args, kwargs)):
+            parts[key] = ((args, kwargs), build(*args, **kwargs))
+        return parts[key][1]
 
     # -- parameters, from the constructor's signature ------------------------
     @classmethod

@@ -33,16 +33,17 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..backbones import Backbone, cached_backbone, patch_features, resolve_device
-from ..backbones.base import round_size
+from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
+from ..backbones.embedder import PatchEmbedder
 from ..backbones.resize import Resizer
-from ..errors import NotFittedError
+from ..data.io import load_image
+from ..errors import ConfigError
 from ..segment import View, create_aligner, create_segmenter
 from ..segment.aligners.base import Aligner
 from ..segment.base import Segmentation, Segmenter
 from . import explain, fusion
 from .base import DETECTORS, Detector, Prediction, source_name
-from .descriptors import DESCRIPTORS, Descriptor, Parse, create_descriptors, resolve
+from .descriptors import DESCRIPTORS, STRUCTURAL, Parse, create_descriptors, resolve
 
 
 @dataclass(eq=False)
@@ -72,7 +73,8 @@ class CompositionalDetector(Detector):
     Parameters
     ----------
     backbone: registry name, hub id or local directory of the feature
-        backbone (DINOv2 in the reference; the offline default works too).
+        backbone (DINOv2 in the reference; the offline default works too),
+        or a loaded :class:`Backbone`; a name is loaded on first use.
     segmenter: "auto" (SAM if its weights are on this machine, else the
         offline "feature-cluster"), "feature-cluster", "sam", a SAM
         checkpoint directory or hub id, or a :class:`Segmenter`.
@@ -80,7 +82,7 @@ class CompositionalDetector(Detector):
     descriptors: "full" (all seven), "vand" (patch + foreground-patch +
         class-histogram), or a list / comma-separated names.
     image_size, resize: working size and policy (see
-        :mod:`defectlab.detect.preprocess`); 256 keeps CPU time low, the
+        :mod:`defectlab.backbones.resize`); 256 keeps CPU time low, the
         reference ran DINOv2 at 518.
     layers, pool: backbone layers and neighbourhood averaging of patch
         features, as for patch kNN.
@@ -93,11 +95,18 @@ class CompositionalDetector(Detector):
     descriptor_options: ``{descriptor name: constructor arguments}``.
     device: "auto" (CUDA when available), "cpu", "cuda", ...: where the
         backbone (and SAM) run.
+
+    Fitted attributes: ``resizer_`` (also set by :meth:`observe` before a
+    fit), ``aligner_`` (fitted on the reference), ``normal_parses_``,
+    ``descriptors_`` (fitted on all normal images), ``weights_`` (the fusion
+    weight of each descriptor), ``loo_scores_`` (each descriptor's raw
+    leave-one-out scores of the normal images; empty with one) and
+    ``threshold_``. Built on first use: ``embedder_``, ``segmenter_``.
     """
 
     def __init__(
         self,
-        backbone: str | Backbone = "efficientnet-lite0",
+        backbone: str | Backbone = DEFAULT_BACKBONE,
         segmenter: str | Segmenter = "auto",
         aligner: str | Aligner = "hungarian",
         descriptors: str | Sequence[str] = "full",
@@ -115,60 +124,62 @@ class CompositionalDetector(Detector):
         device: str = "auto",
         progress: bool = True,
     ):
-        self.descriptor_names = resolve(descriptors)
-        if reference < 0:
-            raise ValueError(f"reference must be a non-negative index into the normal images, got {reference}")
-        Resizer(resize, image_size)  # validates policy and size now, not at fit time
-        self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
-        self.device = resolve_device(device)
-        self.backbone.to(self.device)
-        segmenter_kwargs = dict(segmenter_kwargs or {})
-        if self.device.type != "cpu" and isinstance(segmenter, str):
-            # SAM runs where the backbone runs; the offline segmenter ignores it
-            segmenter_kwargs.setdefault("device", str(self.device))
-        self.segmenter = create_segmenter(segmenter, **segmenter_kwargs)
-        self._aligner_spec = aligner
-        self._aligner_kwargs = dict(aligner_kwargs or {})
+        self.backbone = backbone
+        self.segmenter = segmenter
+        self.aligner = aligner
+        self.descriptors = descriptors
         self.image_size = image_size
         self.resize = resize
-        self.layers = tuple(layers) if layers else self.backbone.default_layers
+        self.layers = layers
         self.pool = pool
         self.top_percent = top_percent
         self.reference = reference
         self.sigma = sigma
-        self.descriptor_options = {name: dict(opts) for name, opts in (descriptor_options or {}).items()}
-        for name in ("patch", "class-patch", "foreground-patch"):
-            self.descriptor_options.setdefault(name, {}).setdefault("top_percent", top_percent)
-        unknown = set(self.descriptor_options) - set(DESCRIPTORS)
-        if unknown:
-            raise ValueError(
-                f"descriptor_options for unknown descriptors {sorted(unknown)}; known: {list(DESCRIPTORS)}"
-            )
+        self.segmenter_kwargs = segmenter_kwargs
+        self.aligner_kwargs = aligner_kwargs
+        self.descriptor_options = descriptor_options
         self.batch_size = batch_size
+        self.device = device
         self.progress = progress
-        self.resizer: Resizer | None = None
-        self.aligner: Aligner | None = None
-        self.descriptors: list[Descriptor] = []
-        self.weights: dict[str, float] = {}
-        self.loo_scores: dict[str, list[float]] = {}
-        self.normal_parses: list[Parse] = []
 
-    def __repr__(self) -> str:
-        return (f"CompositionalDetector(backbone={self.backbone.name!r}, segmenter={self.segmenter!r}, "
-                f"aligner={self._aligner_spec!r}, descriptors={list(self.descriptor_names)})")
+    @property
+    def embedder_(self) -> PatchEmbedder:
+        """The feature pipeline, built (weights loaded) on first use and kept across fits."""
+        return self._part("embedder", PatchEmbedder, self.backbone, self.layers, self.pool,
+                          batch_size=self.batch_size, device=self.device)
+
+    @property
+    def segmenter_(self) -> Segmenter:
+        """The segmenter, built on first use and kept across fits."""
+        kwargs = dict(self.segmenter_kwargs or {})
+        device = resolve_device(self.device)
+        if device.type != "cpu" and isinstance(self.segmenter, str):
+            kwargs.setdefault("device", str(device))  # the segmenter runs where the backbone runs
+        return self._part("segmenter", create_segmenter, self.segmenter, **kwargs)
+
+    def _descriptor_options(self) -> dict[str, dict]:
+        options = {name: dict(opts) for name, opts in (self.descriptor_options or {}).items()}
+        for name in STRUCTURAL:  # the patch descriptors
+            options.setdefault(name, {}).setdefault("top_percent", self.top_percent)
+        unknown = set(options) - set(DESCRIPTORS)
+        if unknown:
+            raise ConfigError(f"descriptor_options for unknown descriptors {sorted(unknown)}; "
+                              f"known: {DESCRIPTORS.names()}")
+        return options
 
     # -- stage 0 + 1: resize, features, segments ---------------------------------
     def observe(self, images: Sequence) -> list[Observation]:
-        """Resize, extract features and segment (the work that does not depend on the normal images)."""
-        from ..data.io import load_image
+        """Resize, extract features and segment (the work that does not depend on the normal images).
 
+        Before a fit, the images given here decide the working size (``resizer_``).
+        """
         items = [x if isinstance(x, Observation) else None for x in images]
         todo = [i for i, x in enumerate(items) if x is None]
         if not todo:
             return items  # type: ignore[return-value]
         loaded = [load_image(images[i]) for i in todo]
-        if self.resizer is None:
-            self.resizer = Resizer(self.resize, self.image_size).fit([im.shape[:2] for im in loaded])
+        if getattr(self, "resizer_", None) is None:
+            self.resizer_ = Resizer(self.resize, self.image_size).fit([im.shape[:2] for im in loaded])
         bar = tqdm(total=len(todo), desc="parsing", unit="img", disable=not self.progress or len(todo) < 4)
         for i, image in zip(todo, loaded):
             items[i] = self._observe_one(image, source_name(images[i]))
@@ -177,38 +188,40 @@ class CompositionalDetector(Detector):
         return items  # type: ignore[return-value]
 
     def _observe_one(self, image: np.ndarray, source: str) -> Observation:
-        assert self.resizer is not None
-        size = round_size(self.resizer.target(image.shape[:2]), self.backbone.size_multiple)
+        size = self.embedder_.model_size(image.shape[:2], self.resizer_)
+        # the working image is what the segmenter and the descriptors see, so the
+        # backbone gets it too (area-averaged, not the backbone's own resize)
         work = image if image.shape[:2] == size else cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         t0 = time.perf_counter()
-        fmaps = self.backbone.extract([work], size, self.layers)
-        feats = patch_features(fmaps, pool=self.pool)[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        feats = self.embedder_.embed([work], [size])[0][0].permute(1, 2, 0).cpu().numpy()
         t1 = time.perf_counter()
-        seg = self.segmenter.segment(work)
+        seg = self.segmenter_.segment(work)
         t2 = time.perf_counter()
         return Observation(work, feats, seg, tuple(image.shape[:2]), source,
                            {"features": t1 - t0, "segment": t2 - t1})
 
     # -- fit -----------------------------------------------------------------
     def fit(self, normal_images: Sequence) -> "CompositionalDetector":
+        names, options = resolve(self.descriptors), self._descriptor_options()
         if len(normal_images) == 0:
-            raise ValueError("fit() needs at least one normal image")
-        if self.reference >= len(normal_images):
-            raise ValueError(
+            raise ConfigError("fit() needs at least one normal image")
+        if not 0 <= self.reference < len(normal_images):
+            raise ConfigError(
                 f"reference index {self.reference} is out of range for {len(normal_images)} normal image(s)"
             )
         if not all(isinstance(x, Observation) for x in normal_images):
-            self.resizer = None  # a new support set decides the working size afresh
+            self.resizer_ = None  # a new support set decides the working size afresh
         observations = self.observe(normal_images)
-        self.aligner = create_aligner(self._aligner_spec, **self._aligner_kwargs)
-        self.aligner.fit(observations[self.reference].view())
-        self.normal_parses = [self._parse(o)[0] for o in observations]
-        make = lambda: create_descriptors(self.descriptor_names, self.descriptor_options)  # noqa: E731
-        if len(self.normal_parses) >= 2:
-            self.weights, self.loo_scores = fusion.leave_one_out_weights(make, self.normal_parses)
+        self.aligner_ = create_aligner(self.aligner, **(self.aligner_kwargs or {}))
+        self.aligner_.fit(observations[self.reference].view())
+        self.normal_parses_ = [self._parse(o)[0] for o in observations]
+        make = lambda: create_descriptors(names, options)  # noqa: E731
+        if len(self.normal_parses_) >= 2:
+            self.weights_, self.loo_scores_ = fusion.leave_one_out_weights(make, self.normal_parses_)
         else:
-            self.weights, self.loo_scores = fusion.fixed_weights(make()), {}
-        self.descriptors = [d.fit(self.normal_parses) for d in make()]
+            self.weights_, self.loo_scores_ = fusion.fixed_weights(make()), {}
+        self.descriptors_ = [d.fit(self.normal_parses_) for d in make()]
+        self._set_threshold()
         return self
 
     def normal_scores(self) -> list[float]:
@@ -217,21 +230,20 @@ class CompositionalDetector(Detector):
         A flagging threshold for free (their maximum), with no extra fits;
         empty with one shot.
         """
-        if not self.loo_scores:
+        self._check_fitted("loo_scores_", "normal_scores()")
+        if not self.loo_scores_:
             return []
-        k = len(next(iter(self.loo_scores.values())))
-        return [sum(self.loo_scores[n][i] / self.weights[n] for n in self.loo_scores) for i in range(k)]
+        k = len(next(iter(self.loo_scores_.values())))
+        return [sum(self.loo_scores_[n][i] / self.weights_[n] for n in self.loo_scores_) for i in range(k)]
 
     def _parse(self, obs: Observation) -> tuple[Parse, float]:
-        assert self.aligner is not None
         t = time.perf_counter()
-        classes = self.aligner.align(obs.view())
+        classes = self.aligner_.align(obs.view())
         return Parse(obs.image, obs.features, classes, obs.source), time.perf_counter() - t
 
     # -- predict ---------------------------------------------------------------
     def predict(self, images: Sequence) -> list[Prediction]:
-        if not self.descriptors:
-            raise NotFittedError("call fit(normal_images) before predict()")
+        self._check_fitted("descriptors_")
         results = []
         for item in tqdm(images, desc="scoring", unit="img", disable=not self.progress or len(images) < 4):
             results.append(self._predict_one(self.observe([item])[0]))
@@ -240,14 +252,14 @@ class CompositionalDetector(Detector):
     def _predict_one(self, obs: Observation) -> Prediction:
         parse, t_align = self._parse(obs)
         t0 = time.perf_counter()
-        scores = {d.name: d.score(parse) for d in self.descriptors}
+        scores = {d.name: d.score(parse) for d in self.descriptors_}
         t1 = time.perf_counter()
-        normalised = fusion.normalise({n: s.value for n, s in scores.items()}, self.weights)
+        normalised = fusion.normalise({n: s.value for n, s in scores.items()}, self.weights_)
         score = fusion.fuse(normalised)
-        amap = explain.anomaly_map(parse, scores, self.weights, obs.shape, self.sigma)
+        amap = explain.anomaly_map(parse, scores, self.weights_, obs.shape, self.sigma)
         t2 = time.perf_counter()
-        kinds = {d.name: d.kind for d in self.descriptors}
-        per = explain.descriptor_details(scores, self.weights, kinds)
+        kinds = {d.name: d.kind for d in self.descriptors_}
+        per = explain.descriptor_details(scores, self.weights_, kinds)
         details = explain.CompositionalDetails(
             descriptors=per,
             explanation=explain.summary(per),

@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import ConfigError
 from .descriptors.base import Descriptor, Parse
 
 FLOOR = 0.25
@@ -37,7 +38,7 @@ def fixed_weights(descriptors: list[Descriptor]) -> dict[str, float]:
 def leave_one_out_scores(make: Callable[[], list[Descriptor]], parses: list[Parse]) -> dict[str, list[float]]:
     """Raw score of each shot against the others, per descriptor (needs k >= 2)."""
     if len(parses) < 2:
-        raise ValueError(f"leave-one-out needs at least 2 normal images, got {len(parses)}")
+        raise ConfigError(f"leave-one-out needs at least 2 normal images, got {len(parses)}")
     scores: dict[str, list[float]] = {}
     for i, held_out in enumerate(parses):
         rest = parses[:i] + parses[i + 1 :]

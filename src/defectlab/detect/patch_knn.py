@@ -86,12 +86,8 @@ class PatchKNNDetector(Detector):
     @property
     def embedder_(self) -> PatchEmbedder:
         """The feature pipeline, built (weights loaded) on first use and kept across fits."""
-        spec = (self.backbone, self.layers, self.pool, self.batch_size, self.device)
-        if getattr(self, "_embedder_spec", None) != spec:
-            self._embedder = PatchEmbedder(self.backbone, self.layers, self.pool,
-                                           batch_size=self.batch_size, device=self.device)
-            self._embedder_spec = spec
-        return self._embedder
+        return self._part("embedder", PatchEmbedder, self.backbone, self.layers, self.pool,
+                          batch_size=self.batch_size, device=self.device)
 
     # -- features ---------------------------------------------------------
     def embed(self, images: list[np.ndarray]) -> list[np.ndarray]:

@@ -252,48 +252,21 @@ class SAM:
     name = "SAM"
 
     def __init__(self, model_id: str | os.PathLike):
-        from transformers import SamModel, SamProcessor
+        from ..segment.sam import SamPredictor
 
-        from ..backbones.loading import from_pretrained
-
-        self.model = from_pretrained(SamModel, model_id).eval()
-        self.processor = from_pretrained(SamProcessor, model_id)
+        # Loaded now: build_methods skips SAM on the OSError a missing checkpoint raises.
+        self.predictor = SamPredictor(model_id).load()
 
     def start(self, context: ImageContext) -> None:
-        import torch
-
-        self.image = context.image
-        inputs = self.processor(images=context.image, return_tensors="pt")
-        self.original_sizes = inputs["original_sizes"]
-        self.reshaped = inputs["reshaped_input_sizes"]
-        with torch.inference_mode():
-            self.embeddings = self.model.get_image_embeddings(inputs["pixel_values"])
+        self.predictor.set_image(context.image)
         self.prev_low = None
 
     def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-
-        points = [[[[c.x, c.y] for c in clicks]]]
-        labels = [[[1 if c.positive else 0 for c in clicks]]]
-        inputs = self.processor(images=self.image, input_points=points, input_labels=labels, return_tensors="pt")
         multimask = len(clicks) == 1
-        kwargs = {}
-        if self.prev_low is not None:
-            kwargs["input_masks"] = self.prev_low
-        with torch.inference_mode():
-            out = self.model(
-                image_embeddings=self.embeddings,
-                input_points=inputs["input_points"],
-                input_labels=inputs["input_labels"],
-                multimask_output=multimask,
-                **kwargs,
-            )
-        low = out.pred_masks[0, 0]  # (n_masks, h, w) logits
-        best = int(out.iou_scores[0, 0].argmax()) if multimask else 0
-        low = low[best : best + 1]
-        self.prev_low = low[None]  # (1, 1, h, w)
-        full = self.processor.image_processor.post_process_masks(
-            low[None, None], self.original_sizes, self.reshaped, binarize=False
-        )[0][0, 0].float().numpy()
-        prob = (1.0 / (1.0 + np.exp(-full))).astype(np.float32)
-        return full > 0, prob
+        logits, scores, low = self.predictor.predict(
+            [[c.x, c.y] for c in clicks], [int(c.positive) for c in clicks],
+            mask_input=self.prev_low, multimask=multimask, return_logits=True,
+        )
+        best = int(scores.argmax()) if multimask else 0
+        self.prev_low, full = low[best], logits[best]
+        return full > 0, (1.0 / (1.0 + np.exp(-full))).astype(np.float32)

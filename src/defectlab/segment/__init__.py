@@ -10,9 +10,12 @@ The first two stages of the compositional detector
 >>> classes = aligner.align(View(image, parts))     # ClassMap: ids shared across images
 """
 
+# the definitions register themselves: importing them all completes the registries
+from . import feature_cluster, sam  # noqa: F401
+from .aligners import hungarian, nearest, propagator  # noqa: F401
 from .aligners.base import Aligner, ClassMap, View
 from .base import Segmentation, Segmenter
-from .registry import ALIGNERS, SEGMENTERS, create_aligner, create_segmenter, register_aligner, register_segmenter
+from .registry import ALIGNERS, SEGMENTERS, create_aligner, create_segmenter
 from .visualize import colourise, save_class_map
 
 __all__ = [
@@ -26,7 +29,5 @@ __all__ = [
     "colourise",
     "create_aligner",
     "create_segmenter",
-    "register_aligner",
-    "register_segmenter",
     "save_class_map",
 ]

@@ -1,7 +1,7 @@
 """Offline segmenter: superpixels merged by colour and backbone features.
 
 No downloaded weights: it runs on the offline default backbone
-(EfficientNet-Lite0 from its pip package). Steps:
+(EfficientNet-Lite0 from its pip package), loaded on first use. Steps:
 
 1. SLIC superpixels: small regions that follow colour edges, so part
    boundaries are pixel-accurate even though backbone features are coarse.
@@ -29,15 +29,20 @@ merge threshold of 1 stops at the first such boundary.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skimage.segmentation import slic
 
-from ..backbones import Backbone, cached_backbone
+from ..backbones import DEFAULT_BACKBONE, Backbone
+from ..backbones.embedder import PatchEmbedder, resize_to
+from ..errors import ConfigError
 from .base import Segmentation, Segmenter, adjacency, edges_touched, relabel
+from .registry import SEGMENTERS
 
 
+@SEGMENTERS.register("feature-cluster")
 class FeatureClusterSegmenter(Segmenter):
     """
     Parameters
@@ -63,13 +68,14 @@ class FeatureClusterSegmenter(Segmenter):
         them.
     background_like: segments that look like a background segment are
         background too.
+    device: where the backbone runs.
     """
 
     name = "feature-cluster"
 
     def __init__(
         self,
-        backbone: str | Backbone = "efficientnet-lite0",
+        backbone: str | Backbone = DEFAULT_BACKBONE,
         layers: tuple[str, ...] | None = None,
         max_side: int = 320,
         superpixel_size: int = 8,
@@ -80,13 +86,14 @@ class FeatureClusterSegmenter(Segmenter):
         min_area: float = 0.002,
         min_thickness: int = 3,
         background_like: bool = True,
+        device: str = "cpu",
     ):
         if not 0 <= colour_weight <= 1:
-            raise ValueError(f"colour_weight must be in [0, 1], got {colour_weight}")
+            raise ConfigError(f"colour_weight must be in [0, 1], got {colour_weight}")
         if threshold <= 0:
-            raise ValueError(f"threshold must be positive, got {threshold}")
-        self.backbone = cached_backbone(backbone) if isinstance(backbone, str) else backbone
-        self.layers = tuple(layers) if layers else _shallow_layers(self.backbone)
+            raise ConfigError(f"threshold must be positive, got {threshold}")
+        self.backbone = backbone
+        self.layers = tuple(layers) if layers else None
         self.max_side = max_side
         self.superpixel_size = superpixel_size
         self.threshold = threshold
@@ -96,9 +103,18 @@ class FeatureClusterSegmenter(Segmenter):
         self.min_area = min_area
         self.min_thickness = min_thickness
         self.background_like = background_like
+        self.device = device
 
     def __repr__(self) -> str:
-        return f"FeatureClusterSegmenter(backbone={self.backbone.name!r}, threshold={self.threshold})"
+        name = self.backbone if isinstance(self.backbone, str) else self.backbone.name
+        return f"FeatureClusterSegmenter(backbone={name!r}, threshold={self.threshold})"
+
+    @cached_property
+    def embedder(self) -> PatchEmbedder:
+        """Raw maps of the texture layers (loading the backbone, on first use, decides the default ones)."""
+        embedder = PatchEmbedder(self.backbone, self.layers, pool=1, device=self.device)
+        embedder.layers = embedder.layers or _shallow_layers(embedder.model)
+        return embedder
 
     # -- main ------------------------------------------------------------------
     def segment(self, image: np.ndarray) -> Segmentation:
@@ -136,11 +152,12 @@ class FeatureClusterSegmenter(Segmenter):
     @torch.inference_mode()
     def _pixel_features(self, image: np.ndarray) -> torch.Tensor:
         h, w = image.shape[:2]
-        size = (max(self.backbone.size_multiple, h), max(self.backbone.size_multiple, w))
-        fmaps = self.backbone.extract([image], size, self.layers)
+        multiple = self.embedder.model.size_multiple
+        layers = self.embedder.feature_layers
+        _, maps = self.embedder.embed([image], [(max(multiple, h), max(multiple, w))], extra_layers=layers)[0]
         parts = []
-        for fmap in fmaps.maps.values():
-            fmap = F.interpolate(fmap.float(), size=(h, w), mode="bilinear", align_corners=False)[0]
+        for name in layers:
+            fmap = resize_to(maps[name], (h, w))
             # each layer scaled on its own so neither dominates by magnitude
             fmap = fmap / (fmap.norm(dim=0).mean() + 1e-8)
             parts.append(fmap)

@@ -12,26 +12,14 @@ named: a list, or a comma-separated string.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
-from .base import Descriptor, DescriptorScore, Parse, top_percent_mean
-from .logical import (
-    ClassColourDescriptor,
-    ClassEmbeddingDescriptor,
-    ClassHistogramDescriptor,
-    ClassLocationDescriptor,
-)
-from .patch import ClassAwarePatchDescriptor, ForegroundPatchDescriptor, PatchDescriptor
+from ...errors import ConfigError
 
-DESCRIPTORS: dict[str, Callable[..., Descriptor]] = {
-    "patch": PatchDescriptor,
-    "class-patch": ClassAwarePatchDescriptor,
-    "foreground-patch": ForegroundPatchDescriptor,
-    "class-embedding": ClassEmbeddingDescriptor,
-    "class-histogram": ClassHistogramDescriptor,
-    "class-colour": ClassColourDescriptor,
-    "class-location": ClassLocationDescriptor,
-}
+# importing the definitions registers them, structural first: the order DESCRIPTORS.names() lists
+from . import patch, logical  # noqa: F401  isort: skip
+from .base import DESCRIPTORS, Descriptor, DescriptorScore, Parse, top_percent_mean
+
 STRUCTURAL = ("patch", "class-patch", "foreground-patch")
 LOGICAL = ("class-embedding", "class-histogram", "class-colour", "class-location")
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -60,20 +48,20 @@ def resolve(spec: str | Sequence[str]) -> tuple[str, ...]:
             continue
         name = _ALIASES.get(item, item)
         if name not in DESCRIPTORS:
-            raise ValueError(
-                f"unknown descriptor {item!r}; choose from {list(DESCRIPTORS)} or a preset {list(PRESETS)}"
+            raise ConfigError(
+                f"unknown descriptor {item!r}; choose from {DESCRIPTORS.names()} or a preset {list(PRESETS)}"
             )
         if name not in names:
             names.append(name)
     if not names:
-        raise ValueError("no descriptors selected; name a preset (full, vand) or at least one descriptor")
+        raise ConfigError("no descriptors selected; name a preset (full, vand) or at least one descriptor")
     return tuple(names)
 
 
 def create_descriptors(spec: str | Sequence[str] = "full", options: dict[str, dict] | None = None) -> list[Descriptor]:
     """Fresh, unfitted descriptors; ``options[name]`` are constructor arguments for one of them."""
     options = options or {}
-    return [DESCRIPTORS[name](**options.get(name, {})) for name in resolve(spec)]
+    return [DESCRIPTORS.create(name, **options.get(name, {})) for name in resolve(spec)]
 
 
 __all__ = [

@@ -14,6 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ...errors import NotFittedError
+from ...registry import Registry
 from ...segment.aligners.base import ClassMap
 from ...segment.base import coverage
 
@@ -83,7 +85,7 @@ class DescriptorScore:
 
 
 class Descriptor(ABC):
-    """One way of describing an image against the normal ones.
+    """One way of describing an image against the normal ones; registered in ``DESCRIPTORS``.
 
     ``kind`` is "structural" (local appearance) or "logical" (composition).
     ``unit`` is the fixed fusion weight used when there is only one normal
@@ -106,9 +108,12 @@ class Descriptor(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    def _check_fitted(self, bank) -> None:
+        if bank is None:
+            raise NotFittedError(f"{self.name}: call fit() first")
 
-class NotFittedDescriptorError(RuntimeError):
-    pass
+
+DESCRIPTORS: Registry[Descriptor] = Registry("descriptor")
 
 
 def top_percent_mean(values: np.ndarray, percent: float) -> float:

@@ -42,7 +42,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Descriptor, DescriptorScore, NotFittedDescriptorError, Parse, class_name
+from ...errors import ConfigError
+from .base import DESCRIPTORS, Descriptor, DescriptorScore, Parse, class_name
 
 FLOOR = 0.25  # as in fusion: a scale is never below a quarter of the natural unit
 
@@ -58,7 +59,7 @@ class ClassVectorDescriptor(Descriptor):
 
     def __init__(self, match: str = "image"):
         if match not in ("image", "class"):
-            raise ValueError(f"match must be 'image' or 'class', got {match!r}")
+            raise ConfigError(f"match must be 'image' or 'class', got {match!r}")
         self.match = match
         self.bank: list[dict[int, np.ndarray]] | None = None
         self.normals: list[Parse] = []
@@ -114,8 +115,7 @@ class ClassVectorDescriptor(Descriptor):
         return {c: self.distance(v, normal[c]) / scale.get(c, self.class_unit) for c, v in test.items() if c in normal}
 
     def score(self, parse: Parse) -> DescriptorScore:
-        if self.bank is None:
-            raise NotFittedDescriptorError(f"{self.name}: call fit() first")
+        self._check_fitted(self.bank)
         test = self.vectors(parse)
         per_normal = [self._per_class(test, normal) for normal in self.bank]
         if not any(per_normal):
@@ -149,6 +149,7 @@ class ClassVectorDescriptor(Descriptor):
         return region
 
 
+@DESCRIPTORS.register("class-embedding")
 class ClassEmbeddingDescriptor(ClassVectorDescriptor):
     name = "class-embedding"
     # cosine distance between a part's mean feature and its normal mean feature:
@@ -174,6 +175,7 @@ class ClassEmbeddingDescriptor(ClassVectorDescriptor):
         return f"{class_name(parse, cls)} looks unlike its normal self (cosine distance {d:.3f} to the nearest normal)"
 
 
+@DESCRIPTORS.register("class-histogram")
 class ClassHistogramDescriptor(ClassVectorDescriptor):
     """|log((a + eps) / (b + eps))| of the class areas a, b (fractions of the image).
 
@@ -213,6 +215,7 @@ class ClassHistogramDescriptor(ClassVectorDescriptor):
         return f"{name}: area {100 * area:.1f} % of the image, expected {expected}: {verdict}"
 
 
+@DESCRIPTORS.register("class-colour")
 class ClassColourDescriptor(ClassVectorDescriptor):
     """A class's colour with lightness dropped: CIELAB a and b.
 
@@ -236,7 +239,7 @@ class ClassColourDescriptor(ClassVectorDescriptor):
     def __init__(self, mode: str = "ab", min_b: float = 2.0, match: str = "image"):
         super().__init__(match)
         if mode not in ("ratio", "ab"):
-            raise ValueError(f"class-colour mode must be 'ratio' or 'ab', got {mode!r}")
+            raise ConfigError(f"class-colour mode must be 'ratio' or 'ab', got {mode!r}")
         self.mode = mode
         self.min_b = min_b
         # one-shot units: ratio 0.25 (a/b of a saturated colour after a hue shift
@@ -267,6 +270,7 @@ class ClassColourDescriptor(ClassVectorDescriptor):
                 f"nearest normal ({ref[0]:.0f}, {ref[1]:.0f}): wrong colour")
 
 
+@DESCRIPTORS.register("class-location")
 class ClassLocationDescriptor(ClassVectorDescriptor):
     """Where each class is: its mean position, as fractions of width and height.
 
@@ -285,7 +289,7 @@ class ClassLocationDescriptor(ClassVectorDescriptor):
     def __init__(self, mode: str = "centroid", match: str = "image"):
         super().__init__(match)
         if mode not in ("origin", "centroid"):
-            raise ValueError(f"class-location mode must be 'origin' or 'centroid', got {mode!r}")
+            raise ConfigError(f"class-location mode must be 'origin' or 'centroid', got {mode!r}")
         self.mode = mode
 
     def vectors(self, parse: Parse) -> dict[int, np.ndarray]:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...backbones.knn import CosineIndex
-from .base import Descriptor, DescriptorScore, NotFittedDescriptorError, Parse, class_name, top_percent_mean
+from ...errors import ConfigError
+from .base import DESCRIPTORS, Descriptor, DescriptorScore, Parse, class_name, top_percent_mean
 
 # Fixed fusion weight for one shot: the worst-2% nearest-normal cosine distance
 # of a normal image. Measured with EfficientNet-Lite0 (stage3+stage5, 3x3 pooled)
@@ -29,6 +30,7 @@ from .base import Descriptor, DescriptorScore, NotFittedDescriptorError, Parse, 
 PATCH_UNIT = 0.15
 
 
+@DESCRIPTORS.register("patch")
 class PatchDescriptor(Descriptor):
     name = "patch"
     kind = "structural"
@@ -36,7 +38,7 @@ class PatchDescriptor(Descriptor):
 
     def __init__(self, top_percent: float = 2.0):
         if not 0 < top_percent <= 100:
-            raise ValueError(f"top_percent must be in (0, 100], got {top_percent}")
+            raise ConfigError(f"top_percent must be in (0, 100], got {top_percent}")
         self.top_percent = top_percent
         self.index: CosineIndex | None = None
 
@@ -45,14 +47,14 @@ class PatchDescriptor(Descriptor):
         return self
 
     def score(self, parse: Parse) -> DescriptorScore:
-        if self.index is None:
-            raise NotFittedDescriptorError(f"{self.name}: call fit() first")
+        self._check_fitted(self.index)
         dist = self.index.distance(parse.flat_features)
         value = top_percent_mean(dist, self.top_percent)
         reason = f"worst {self.top_percent:g} % of patches"
         return DescriptorScore(value, reason=reason, patch_map=dist.reshape(parse.grid))
 
 
+@DESCRIPTORS.register("class-patch")
 class ClassAwarePatchDescriptor(Descriptor):
     name = "class-patch"
     kind = "structural"
@@ -71,8 +73,7 @@ class ClassAwarePatchDescriptor(Descriptor):
         return self
 
     def score(self, parse: Parse) -> DescriptorScore:
-        if self.fallback is None:
-            raise NotFittedDescriptorError(f"{self.name}: call fit() first")
+        self._check_fitted(self.fallback)
         feats, classes = parse.flat_features, parse.patch_classes
         dist = np.zeros(len(feats), np.float32)
         worst, worst_cls = 0.0, None
@@ -91,6 +92,7 @@ class ClassAwarePatchDescriptor(Descriptor):
         return DescriptorScore(worst, worst_cls, reason, patch_map=dist.reshape(parse.grid))
 
 
+@DESCRIPTORS.register("foreground-patch")
 class ForegroundPatchDescriptor(Descriptor):
     name = "foreground-patch"
     kind = "structural"
@@ -109,8 +111,7 @@ class ForegroundPatchDescriptor(Descriptor):
         return self
 
     def score(self, parse: Parse) -> DescriptorScore:
-        if self.index is None:
-            raise NotFittedDescriptorError(f"{self.name}: call fit() first")
+        self._check_fitted(self.index)
         fg = parse.patch_classes != 0
         dist = np.zeros(len(fg), np.float32)
         if fg.any():

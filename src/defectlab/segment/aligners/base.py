@@ -16,8 +16,8 @@ Two families plug in here:
   with DeAOT; they need no segmentation of the new image, but use it when
   given to mark parts they did not reach as unknown.
 
-Subclass :class:`Aligner` (``fit`` + ``align``) and register the class in
-:mod:`defectlab.segment.registry` to add one.
+Subclass :class:`Aligner` (``fit`` + ``align``) and register the class with
+``@ALIGNERS.register(name)`` (:mod:`defectlab.segment.registry`) to add one.
 """
 
 from __future__ import annotations
@@ -119,10 +119,6 @@ class Aligner(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-class NotFittedAlignerError(RuntimeError):
-    pass
 
 
 def absorb_fragments(view: View, stats: SegmentStats, reference: SegmentStats, assignment: dict[int, int],

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Aligner, ClassMap, NotFittedAlignerError, SegmentStats, View, paint, segment_stats
+from ...errors import NotFittedError
+from .base import Aligner, ClassMap, SegmentStats, View, paint, segment_stats
 
 
 @dataclass
@@ -119,7 +120,7 @@ class CostAligner(Aligner):
 
     def align(self, view: View) -> ClassMap:
         if self.reference is None:
-            raise NotFittedAlignerError("call fit(reference) before align()")
+            raise NotFittedError("call fit(reference) before align()")
         stats = segment_stats(view)
         if len(stats) == 0 or len(self.reference) == 0:
             return paint(view.segmentation, {}, len(self.reference))

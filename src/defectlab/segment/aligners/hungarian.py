@@ -28,12 +28,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..registry import ALIGNERS
 from .base import ClassMap, SegmentStats, View, absorb_fragments, paint, split_merged
 from .cost import CostAligner
 
 FORBIDDEN = 1e6
 
 
+@ALIGNERS.register("hungarian")
 class HungarianAligner(CostAligner):
     name = "hungarian"
 

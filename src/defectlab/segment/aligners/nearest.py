@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..registry import ALIGNERS
 from .base import ClassMap, SegmentStats, View, absorb_fragments, paint
 from .cost import CostAligner
 
 
+@ALIGNERS.register("nearest")
 class NearestAligner(CostAligner):
     name = "nearest"
 

@@ -23,7 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Aligner, ClassMap, NotFittedAlignerError, View
+from ...errors import NotFittedError
+from ..registry import ALIGNERS
+from .base import Aligner, ClassMap, View
 
 
 class Propagator(Aligner):
@@ -51,7 +53,7 @@ class Propagator(Aligner):
 
     def align(self, view: View) -> ClassMap:
         if self._reference is None:
-            raise NotFittedAlignerError("call fit(reference) before align()")
+            raise NotFittedError("call fit(reference) before align()")
         ref = self._reference.segmentation
         n = ref.n_segments
         if view is self._reference or view.image is self._reference.image:
@@ -71,6 +73,7 @@ class Propagator(Aligner):
         return ClassMap(labels, n)
 
 
+@ALIGNERS.register("sam2")
 class Sam2Propagator(Propagator):
     """SAM 2 video propagation of the reference's masks, two frames at a time."""
 
