@@ -15,7 +15,8 @@ from . import feature_cluster, sam  # noqa: F401
 from .aligners import hungarian, nearest, propagator  # noqa: F401
 from .aligners.base import Aligner, ClassMap, View
 from .base import Segmentation, Segmenter
-from .registry import ALIGNERS, SEGMENTERS, create_aligner, create_segmenter
+from .factory import create_aligner, create_segmenter
+from .registry import ALIGNERS, SEGMENTERS
 from .visualize import colourise, save_class_map
 
 __all__ = [

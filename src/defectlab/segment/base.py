@@ -138,3 +138,10 @@ def coverage(labels: np.ndarray, n: int, grid: tuple[int, int]) -> np.ndarray:
         m = (labels == i).astype(np.float32)
         out[i] = cv2.resize(m, (gw, gh), interpolation=cv2.INTER_AREA).ravel()
     return out
+
+
+def to_lab(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 CIELAB (L in [0, 100], a and b about [-128, 127]), D65 as in scikit-image."""
+    import cv2
+
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)

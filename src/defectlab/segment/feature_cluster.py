@@ -38,7 +38,7 @@ from skimage.segmentation import slic
 from ..backbones import DEFAULT_BACKBONE, Backbone
 from ..backbones.embedder import PatchEmbedder, resize_to
 from ..errors import ConfigError
-from .base import Segmentation, Segmenter, adjacency, edges_touched, relabel
+from .base import Segmentation, Segmenter, adjacency, edges_touched, relabel, to_lab
 from .registry import SEGMENTERS
 
 
@@ -230,13 +230,6 @@ class FeatureClusterSegmenter(Segmenter):
         return lut[labels]
 
 # -- helpers -------------------------------------------------------------------
-def to_lab(image: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> float32 CIELAB (L in [0, 100], a and b about [-128, 127]), D65 as in scikit-image."""
-    import cv2
-
-    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
 def _shallow_layers(backbone: Backbone) -> tuple[str, ...]:
     """Two shallowest layers with stride >= 4 (finer ones are mostly edges and noise)."""
     probe = backbone.extract([np.zeros((64, 64, 3), np.uint8)], (64, 64), backbone.layers)

@@ -56,7 +56,7 @@ class Parse:
     @cached_property
     def lab(self) -> np.ndarray:
         """(H, W, 3) float32 CIELAB of the image."""
-        from ...segment.feature_cluster import to_lab
+        from ...segment.base import to_lab
 
         return to_lab(self.image)
 

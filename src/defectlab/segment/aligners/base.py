@@ -68,7 +68,7 @@ class SegmentStats:
 
 
 def segment_stats(view: View) -> SegmentStats:
-    from ..feature_cluster import to_lab
+    from ..base import to_lab
 
     labels = view.segmentation.labels
     n = view.segmentation.n_segments
