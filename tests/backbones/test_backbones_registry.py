@@ -17,8 +17,35 @@ def test_unknown_name_error_lists_choices():
 
 
 def test_missing_local_model_says_how_to_get_it(tmp_path):
-    with pytest.raises(ModelNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(ModelNotFoundError, match="hf download"):
         create_backbone(str(tmp_path / "no-such-model"))
+
+
+def test_hub_id_without_network_fails_fast_with_the_ways_out(monkeypatch):
+    import time
+
+    import huggingface_hub
+
+    def no_network(*args, **kwargs):
+        raise ConnectionError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub, "model_info", no_network)
+    start = time.perf_counter()
+    with pytest.raises(ModelNotFoundError) as err:
+        create_backbone("someone/not-cached-dinov2")
+    message = str(err.value)
+    assert "cannot be reached" in message and "hf download someone/not-cached-dinov2" in message
+    assert "snapshot_download('someone/not-cached-dinov2'" in message and "save_pretrained" in message
+    assert time.perf_counter() - start < 10  # no retry storm (transformers alone retries for 30 s and more)
+
+
+def test_hf_hub_offline_is_respected_without_asking_the_hub(monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub, "model_info", lambda *a, **k: pytest.fail("the hub was asked"))
+    with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE is set"):
+        create_backbone("someone/not-cached-dinov2")
 
 
 def test_round_size():
