@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
+from defectlab.registry import Registry, UnknownNameError
 
 
 def test_registry_lists_offline_default_and_dinov2_family():
@@ -14,6 +15,17 @@ def test_registry_lists_offline_default_and_dinov2_family():
 def test_unknown_name_error_lists_choices():
     with pytest.raises(ValueError, match="efficientnet-lite0"):
         create_backbone("resnet-9000")
+
+
+def test_create_or_prefers_the_registered_name_then_asks_the_fallback():
+    parts: Registry[str] = Registry("part")
+    parts.register("b", lambda: "registered b")
+    parts.register("a", lambda: "registered a")
+    fallback = {"b": "fallback b", "x/y": "loaded x/y"}.get
+    assert parts.create_or("b", fallback, "or a path") == "registered b"
+    assert parts.create_or("x/y", fallback, "or a path") == "loaded x/y"
+    with pytest.raises(UnknownNameError, match="^unknown part 'z'; choose one of a, b, or a path$"):
+        parts.create_or("z", fallback, "or a path")
 
 
 def test_missing_local_model_says_how_to_get_it(tmp_path):
