@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
+from defectlab.backbones.loading import explained_import
+from defectlab.registry import Registry, UnknownNameError
 
 
 def test_registry_lists_offline_default_and_dinov2_family():
@@ -14,6 +16,17 @@ def test_registry_lists_offline_default_and_dinov2_family():
 def test_unknown_name_error_lists_choices():
     with pytest.raises(ValueError, match="efficientnet-lite0"):
         create_backbone("resnet-9000")
+
+
+def test_create_or_prefers_the_registered_name_then_asks_the_fallback():
+    parts: Registry[str] = Registry("part")
+    parts.register("b", lambda: "registered b")
+    parts.register("a", lambda: "registered a")
+    fallback = {"b": "fallback b", "x/y": "loaded x/y"}.get
+    assert parts.create_or("b", fallback, "or a path") == "registered b"
+    assert parts.create_or("x/y", fallback, "or a path") == "loaded x/y"
+    with pytest.raises(UnknownNameError, match="^unknown part 'z'; choose one of a, b, or a path$"):
+        parts.create_or("z", fallback, "or a path")
 
 
 def test_missing_local_model_says_how_to_get_it(tmp_path):
@@ -46,6 +59,15 @@ def test_hf_hub_offline_is_respected_without_asking_the_hub(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "model_info", lambda *a, **k: pytest.fail("the hub was asked"))
     with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE is set"):
         create_backbone("someone/not-cached-dinov2")
+
+
+def test_a_missing_package_says_how_to_install_it():
+    with pytest.raises(ImportError, match="^X needs 'no-such-pkg'; pip install no-such-pkg$") as caught:
+        with explained_import("X needs 'no-such-pkg'; pip install no-such-pkg"):
+            import no_such_pkg  # noqa: F401
+    assert isinstance(caught.value.__cause__, ModuleNotFoundError)
+    with explained_import("not raised: the import works"):
+        import json  # noqa: F401
 
 
 def test_round_size():

@@ -5,13 +5,16 @@ The Hugging Face cache is tried first with ``local_files_only``. Only on a
 cache miss for a hub id is the hub asked once, with a short timeout, whether
 it can be reached: without a network transformers retries for half a minute
 or more before giving up, and a user on an offline line machine should get
-the way out in a second, not a retry storm.
+the way out in a second, not a retry storm. Optional packages that are missing
+get an ImportError that says how to install them (:func:`explained_import`).
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import ModelNotFoundError
 from .registry import DEFAULT_BACKBONE
@@ -66,3 +69,16 @@ def _not_found(cls, model_id: str | Path, why: str) -> ModelNotFoundError:
         "  - offline: pass a local directory saved with save_pretrained (config.json + model.safetensors);\n"
         f"  - or use the offline default backbone {DEFAULT_BACKBONE!r}, which ships with its pip package."
     )
+
+
+@contextmanager
+def explained_import(message: str) -> Iterator[None]:
+    """An ImportError inside becomes one saying ``message`` (what needs the package, how to get it).
+
+    >>> with explained_import("X needs the PyPI package 'p'; install it with: pip install p"):
+    ...     import p
+    """
+    try:
+        yield
+    except ImportError as err:
+        raise ImportError(message) from err
