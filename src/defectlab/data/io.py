@@ -287,7 +287,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], None], durab
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
+    with removed_on_failure(tmp):
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -296,11 +296,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], None], durab
         # mkstemp makes the file private (0600); a saved result should get ordinary permissions.
         os.chmod(tmp, _NEW_FILE_MODE)
         os.replace(tmp, path)
+    return path
+
+
+@contextlib.contextmanager
+def removed_on_failure(tmp: str | os.PathLike):
+    """Delete the temporary ``tmp`` if the block fails (Ctrl-C included), so no debris is left beside the target."""
+    try:
+        yield
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
