@@ -30,9 +30,9 @@ from .io import (
     load_pixels,
     save_image_atomic,
     save_png_atomic,
+    threshold_pixels,
     write_bytes_atomic,
     write_text_atomic,
-    threshold_pixels,
 )
 from .sample import Sample, load_gt_mask, load_gt_masks_separate
 from .sampling import SEEDS, SHOTS, sample_support, support_sets
