@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
