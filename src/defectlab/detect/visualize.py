@@ -27,5 +27,16 @@ def side_by_side(image: np.ndarray, anomaly_map: np.ndarray, vmin: float, vmax: 
     if not title:
         return panel
     strip = np.full((24, panel.shape[1], 3), 255, np.uint8)
-    cv2.putText(strip, title, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(strip, drawable(title), (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([strip, panel], axis=0)
+
+
+def drawable(text: str) -> str:
+    """``text`` with every character OpenCV's Hershey fonts cannot draw as "?".
+
+    They draw printable ASCII only, and a lone surrogate (how Python carries a
+    file name's undecodable bytes) makes ``cv2.putText`` crash the process;
+    pass names through :func:`defectlab.data.names.path_text` first to keep
+    them legible.
+    """
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
