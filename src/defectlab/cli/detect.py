@@ -30,6 +30,6 @@ def run_detect(args: argparse.Namespace) -> int:
                                 threshold=args.threshold, skip_bad=args.skip_bad,
                                 class_maps=getattr(args, "class_maps", False))
     except ImageLoadError as err:
-        raise ImageLoadError(f"{err}\n(with defectlab detect, --skip-bad skips unreadable files)") from err
+        raise ImageLoadError(f"{err} (with defectlab detect, --skip-bad skips unreadable files)") from err
     print(summary)
     return 0

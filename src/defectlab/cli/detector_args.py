@@ -66,7 +66,10 @@ def add_compositional_arguments(parser: argparse.ArgumentParser) -> None:
 
 def compositional_kwargs(args: argparse.Namespace) -> dict:
     """``CompositionalDetector`` keyword arguments from parsed arguments (shared ones included)."""
-    resolve(args.descriptors)  # fail now, with the list of valid names, not after loading models
+    try:
+        resolve(args.descriptors)  # fail now, with the list of valid names, not after loading models
+    except ValueError as err:
+        raise ConfigError(f"--descriptors: {err}") from None
     kw: dict = dict(
         backbone=args.backbone,
         segmenter=args.segmenter,

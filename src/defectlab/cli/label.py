@@ -74,6 +74,7 @@ def build_app(args: argparse.Namespace, token: str | None):
         print("defectlab label: loading the ADClick model…", flush=True)
         engine.model()
         factories = {"session_factory": engine.session, "reference_factory": engine.reference}
+    check_names(args.images_dir)
     trusted = (LOOPBACK_HOSTS | {args.host}) if is_loopback(args.host) else None
     app = create_app(
         args.images_dir, args.normal, args.out, token=token, user=args.user, placement=args.placement,
@@ -81,6 +82,28 @@ def build_app(args: argparse.Namespace, token: str | None):
     )
     check_normals(app.state.labeller.normal_paths, args.normal)
     return app
+
+
+def check_names(folder: Path) -> None:
+    """Refuse file names that are not valid UTF-8: the app's image ids and pages are UTF-8 text.
+
+    Python carries such a name's bytes as lone surrogates, which cannot be
+    encoded, so the app would fail on the folder as a whole; saying which
+    file to rename is the useful answer until it can show them.
+    """
+    undecodable = [path for path in folder.iterdir() if not _is_utf8(path.name)]
+    if undecodable:
+        names = ", ".join(path_text(path.name) for path in sorted(undecodable))
+        raise DataError(f"{path_text(folder)} holds file names that are not valid UTF-8 text: {names}; "
+                        "the labelling app cannot show them, rename those files")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_normals(paths: list[Path], folder: Path) -> None:
