@@ -43,6 +43,7 @@ from typing import Literal, Union
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..errors import ConfigError
 from .checks import image_list
 from .errors import ImageLoadError, ImageNotFoundError
 from .formats import IMAGE_EXTENSIONS
@@ -81,7 +82,7 @@ def load_image(source: ImageSource, mode: Literal["RGB", "L"] = "RGB") -> np.nda
     fresh array, so the caller may modify it freely.
     """
     if mode not in ("RGB", "L"):
-        raise ValueError(f"mode must be 'RGB' or 'L', got {mode!r}")
+        raise ConfigError(f"mode must be 'RGB' or 'L', got {mode!r}")
     name = _describe(source)
     pixels = _to_uint8(load_pixels(source), name)
     if mode == "RGB":
@@ -174,7 +175,7 @@ def load_images(
     benchmark never quietly evaluates on fewer images than it claims.
     """
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     images: list[np.ndarray] = []
     kept: list[ImageSource] = []
     for source in image_list("sources", sources):
@@ -221,7 +222,7 @@ def save_image_atomic(
     path = Path(path)
     fmt = format or Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(
+        raise ConfigError(
             f"cannot tell the image format from the name {path.name!r}; "
             f"use one of {', '.join(IMAGE_EXTENSIONS)} or pass format="
         )
@@ -280,10 +281,10 @@ def _array_for_saving(image: np.ndarray | Image.Image) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
-        raise ValueError(f"cannot save an array of shape {array.shape}; expected HxW, HxWx3 or HxWx4")
+        raise ConfigError(f"cannot save an array of shape {array.shape}; expected HxW, HxWx3 or HxWx4")
     if array.dtype == np.uint16:
         if array.ndim != 2:
-            raise ValueError("16-bit images can only be saved single-channel; convert colour to uint8")
+            raise ConfigError("16-bit images can only be saved single-channel; convert colour to uint8")
         return Image.fromarray(array.astype("<u2"))  # PIL picks "I;16" for little-endian uint16
     return Image.fromarray(_to_uint8(array, "array to save"))
 

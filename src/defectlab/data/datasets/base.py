@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+from ...errors import ConfigError
 from ..errors import DatasetLayoutError
 from ..sample import Sample
 
@@ -53,7 +54,7 @@ class AnomalyDataset(ABC):
 
     def samples(self, split: str) -> list[Sample]:
         if split not in self.splits:
-            raise ValueError(f"{self.name} has splits {self.splits}, not {split!r}")
+            raise ConfigError(f"{self.name} has splits {self.splits}, not {split!r}")
         return list(self._samples[split])
 
     def train_normals(self) -> list[Path]:
@@ -94,7 +95,7 @@ class AnomalyDataset(ABC):
         if category is None:
             if len(available) == 1:
                 return available[0]
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name} at {self.root} has several categories; pass category= one of {', '.join(available)}"
             )
         if category not in available:
