@@ -61,6 +61,7 @@ def register(sub) -> None:
 def build_app(args: argparse.Namespace, token: str | None):
     from ..app.server import create_app
 
+    check_names(args.images_dir)  # before the model loads, so a name to fix costs no wait
     if args.engine == "fake":
         from ..app.fake import fake_reference_factory, fake_session_factory
 
@@ -74,7 +75,6 @@ def build_app(args: argparse.Namespace, token: str | None):
         print("defectlab label: loading the ADClick model…", flush=True)
         engine.model()
         factories = {"session_factory": engine.session, "reference_factory": engine.reference}
-    check_names(args.images_dir)
     trusted = (LOOPBACK_HOSTS | {args.host}) if is_loopback(args.host) else None
     app = create_app(
         args.images_dir, args.normal, args.out, token=token, user=args.user, placement=args.placement,
