@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import save, texture
 from PIL import Image
+from robustness_util import save, texture
 
 from defectlab import metrics
 from defectlab.app.listen import bind_socket

@@ -8,7 +8,7 @@ milliseconds.
 from __future__ import annotations
 
 import pytest
-from conftest import assert_clean_error, assert_scored, save
+from robustness_util import assert_clean_error, assert_scored, save
 
 from defectlab.cli import arguments
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SIZE, assert_clean_error, assert_scored, save, scored
+from robustness_util import SIZE, assert_clean_error, assert_scored, save, scored
 
 from defectlab.data.names import path_text
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_clean_error, assert_scored, save, texture
 from PIL import Image
+from robustness_util import assert_clean_error, assert_scored, save, texture
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:IM image format is deprecated:DeprecationWarning"),

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean_error, save, texture
 from fastapi.testclient import TestClient
+from robustness_util import assert_clean_error, save, texture
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SIZE, assert_clean_error, save, texture
+from robustness_util import SIZE, assert_clean_error, save, texture
 
 MASK = np.zeros((48, 48), np.uint8)
 MASK[10:20, 10:20] = 255

@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 
-from conftest import SIZE, save, texture
+from robustness_util import SIZE, save, texture
 
 LIMIT_BYTES = 4 * 1024**3
 
