@@ -234,3 +234,11 @@ def test_path_text_and_output_names_are_safe_for_any_name():
     names = output_names([Path("x" * 300 + ".png"), Path("x" * 300 + ".jpg"), Path(undecodable)])
     assert len({n.casefold() for n in names}) == 3
     assert all(len(n.encode("utf-8", "surrogateescape")) <= NAME_MAX for n in names)
+
+
+def test_every_extension_pillow_decodes_is_read_or_its_absence_explained():
+    from defectlab.data.formats import IMAGE_EXTENSIONS, NOT_DECODED
+
+    Image.init()
+    opened = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    assert opened <= set(IMAGE_EXTENSIONS) | set(NOT_DECODED), sorted(opened - set(IMAGE_EXTENSIONS) - set(NOT_DECODED))

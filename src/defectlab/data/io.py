@@ -152,7 +152,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            if _orientation(im, path) in _SIDEWAYS_ORIENTATIONS:
+            if _orientation(im, path_text(path)) in _SIDEWAYS_ORIENTATIONS:
                 width, height = height, width
     except MemoryError:
         raise
