@@ -134,7 +134,7 @@ def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
 
     assert main(["label", str(tmp_path / "nope"), "--normal", str(tmp_path), "--engine", "fake"]) == 2
     err = capsys.readouterr().err
-    assert "image folder not found" in err and "Traceback" not in err
+    assert "argument IMAGES_DIR: folder not found" in err and "Traceback" not in err
 
 
 def test_listening_socket_is_tcp_so_responses_are_not_delayed():

@@ -12,4 +12,4 @@ def set_threads(n: int) -> None:
 
     # One thread is the default on purpose: on a shared 2-core machine, two
     # intra-op threads spin-wait on each other and run many times slower.
-    torch.set_num_threads(max(1, n))
+    torch.set_num_threads(n)

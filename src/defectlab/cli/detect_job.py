@@ -2,9 +2,12 @@
 images, write what a person needs to act on the result.
 
 Outputs in ``out``: ``scores.csv`` (one row per image, most anomalous first),
-``overlays/<name>.png`` (image | heat map, one fixed colour range for all so
-images are comparable), ``summary.png`` (the most anomalous images at a
-glance) and ``summary.md``.
+``overlays/<stem>.png`` (image | heat map, one fixed colour range for all so
+images are comparable; images that share a stem, ``a.png`` and ``a.jpg``, get
+``a_png.png`` and ``a_jpg.png``), ``summary.png`` (the most anomalous images
+at a glance) and ``summary.md``. File names are written as
+:func:`~defectlab.data.names.path_text` shows them, so a name that is not
+valid UTF-8 still gives a valid UTF-8 CSV.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.io import list_images, load_images, save_png_atomic, write_text_atomic
+from ..data.names import output_names, path_text
 from ..detect import create_detector
 from ..detect.visualize import side_by_side
 from ..errors import DataError
@@ -35,7 +39,10 @@ def detect_folder(
 ) -> str:
     on_error = "skip" if skip_bad else "raise"
     normal_arrays, normal_paths = load_images(list_images(normal_dir), on_error=on_error)
+    if not normal_arrays:
+        raise DataError(f"none of the normal images in {path_text(normal_dir)} can be read")
     image_paths = list_images(images_dir)
+    out_names = dict(zip(image_paths, output_names(image_paths)))
     start = time.perf_counter()
     detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
     fit_seconds = time.perf_counter() - start
@@ -54,7 +61,7 @@ def detect_folder(
         results.append((Path(path), arrays[0], pred))
     predict_seconds = time.perf_counter() - start
     if not results:
-        raise DataError(f"no readable images in {images_dir}")
+        raise DataError(f"none of the images in {path_text(images_dir)} can be read")
 
     vmin, vmax = map_range([r[2].anomaly_map for r in results])
     (out / "overlays").mkdir(parents=True, exist_ok=True)
@@ -62,23 +69,24 @@ def detect_folder(
     rows = []
     for path, image, pred in results:
         flagged = threshold is not None and pred.score > threshold
-        title = f"{path.name}  score {pred.score:.4f}" + ("  ANOMALOUS" if flagged else "")
-        save_png_atomic(out / "overlays" / f"{path.stem}.png", side_by_side(image, pred.anomaly_map, vmin, vmax, title))
-        rows.append({"image": str(path), "score": f"{pred.score:.6f}",
+        title = f"{path_text(path.name)}  score {pred.score:.4f}" + ("  ANOMALOUS" if flagged else "")
+        save_png_atomic(out / "overlays" / out_names[path], side_by_side(image, pred.anomaly_map, vmin, vmax, title))
+        rows.append({"image": path_text(path), "score": f"{pred.score:.6f}",
                      "anomalous": "" if threshold is None else int(flagged)})
     write_text_atomic(out / "scores.csv", _csv(rows))
     if class_maps:
         from ..detect.explain import save_class_maps
 
         save_class_maps([r[2] for r in results], out / "class_maps", [r[1] for r in results],
-                        [r[0].stem for r in results])
-    save_png_atomic(out / "summary.png", contact_sheet([(r[0].name, r[1], r[2]) for r in results[:12]], vmin, vmax))
+                        [Path(out_names[r[0]]).stem for r in results])
+    sheet = contact_sheet([(path_text(r[0].name), r[1], r[2]) for r in results[:12]], vmin, vmax)
+    save_png_atomic(out / "summary.png", sheet)
     n_flagged = sum(1 for r in rows if r["anomalous"] == 1)
     summary = "\n".join([
         "# defectlab detect",
         "",
-        f"- normal images: {len(normal_paths)} from {normal_dir}",
-        f"- scored images: {len(results)} from {images_dir}",
+        f"- normal images: {len(normal_paths)} from {path_text(normal_dir)}",
+        f"- scored images: {len(results)} from {path_text(images_dir)}",
         f"- method: {method} {detector_kwargs}",
         f"- threshold: {'none' if threshold is None else f'{threshold:.4f}'}; flagged {n_flagged} of {len(results)}",
         f"- time: fit {fit_seconds:.1f} s, scoring {predict_seconds:.1f} s "
@@ -88,7 +96,7 @@ def detect_folder(
         *[f"  {float(r['score']):.4f}  {Path(r['image']).name}" for r in rows[:10]],
         *_explanations(results[:10]),
         "",
-        f"Written: {out / 'scores.csv'}, {out / 'overlays'}/, {out / 'summary.png'}",
+        f"Written: {path_text(out / 'scores.csv')}, {path_text(out / 'overlays')}/, {path_text(out / 'summary.png')}",
     ])
     write_text_atomic(out / "summary.md", summary + "\n")
     return summary
@@ -108,8 +116,11 @@ def contact_sheet(items: list[tuple[str, np.ndarray, object]], vmin: float, vmax
     panels = []
     for name, image, pred in items:
         panel = side_by_side(image, pred.anomaly_map, vmin, vmax, f"{name} {pred.score:.3f}")
-        scale = tile / panel.shape[0]
-        panels.append(cv2.resize(panel, (max(1, round(panel.shape[1] * scale)), tile), interpolation=cv2.INTER_AREA))
+        # At most 4 tiles wide: a long strip scaled to the tile's height would be 100,000s of pixels wide.
+        scale = min(tile / panel.shape[0], 4 * tile / panel.shape[1])
+        size = (max(1, round(panel.shape[1] * scale)), max(1, round(panel.shape[0] * scale)))
+        panel = cv2.resize(panel, size, interpolation=cv2.INTER_AREA)
+        panels.append(np.pad(panel, ((0, tile - panel.shape[0]), (0, 0), (0, 0)), constant_values=255))
     cols = 3
     width = max(p.shape[1] for p in panels)
     rows = []
@@ -122,7 +133,7 @@ def contact_sheet(items: list[tuple[str, np.ndarray, object]], vmin: float, vmax
 
 def _explanations(results) -> list[str]:
     """The detector's own one-line reasons (compositional: which descriptor and class drove the score)."""
-    lines = [f"  {path.name}: {pred.explanation}" for path, _, pred in results if pred.explanation]
+    lines = [f"  {path_text(path.name)}: {pred.explanation}" for path, _, pred in results if pred.explanation]
     return ["", "Why:", *lines] if lines else []
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
-from .base import AnomalyDataset, good_first, require_folder, subfolders
+from .base import AnomalyDataset, good_first, missing_splits, require_folder, split_categories, subfolders
 from .registry import DATASETS
 
 __all__ = ["MVTecAD"]
@@ -36,7 +36,11 @@ class MVTecAD(AnomalyDataset):
     def categories(cls, root: str | os.PathLike | None = None) -> list[str]:
         if root is None:
             return list(cls.known_categories)
-        return [p.name for p in subfolders(Path(root)) if (p / "train").is_dir() and (p / "test").is_dir()]
+        return split_categories(Path(root))
+
+    @classmethod
+    def incomplete(cls, root: Path) -> str:
+        return missing_splits(root)
 
     def _scan(self) -> dict[str, list[Sample]]:
         folder = self.root / self.category
