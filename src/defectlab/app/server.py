@@ -12,7 +12,7 @@ import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import BackgroundTasks, Body, FastAPI, Path as PathParam, Query, Request
+from fastapi import Body, FastAPI, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -241,37 +241,32 @@ def _add_api_routes(app: FastAPI, lab: Labeller) -> None:
     for action in ("undo", "redo", "reset"):
         _add_history_route(app, getattr(lab, action), action, changed)
 
+    # The store has rewritten annotations_coco.json before any of these return.
     @app.post("/api/images/{id_}/save")
-    def save(tasks: BackgroundTasks, body: DefectTypeIn, id_: str = ImageId):
+    def save(body: DefectTypeIn, id_: str = ImageId):
         annotation, result = lab.save(id_, body.defect_type)
         lab.drafts.schedule(id_, annotation)
-        tasks.add_task(store.write_coco)
         return _json({**result, "progress": store.progress(), "defect_types": store.defect_types})
 
     @app.post("/api/images/{id_}/no-defect")
-    def no_defect(tasks: BackgroundTasks, id_: str = ImageId):
+    def no_defect(id_: str = ImageId):
         result = lab.no_defect(id_)
         annotation = lab.pool.peek(id_)
         if annotation is not None:
             lab.drafts.schedule(id_, annotation)
-        tasks.add_task(store.write_coco)
         return _json({**result, "progress": store.progress()})
 
     @app.post("/api/images/{id_}/skip")
-    def skip(tasks: BackgroundTasks, id_: str = ImageId):
-        result = lab.skip(id_)
-        tasks.add_task(store.write_coco)
-        return _json({**result, "progress": store.progress()})
+    def skip(id_: str = ImageId):
+        return _json({**lab.skip(id_), "progress": store.progress()})
 
     @app.post("/api/export/coco")
     def export_coco():
-        path = store.write_coco()
-        return {"path": str(path)}
+        return {"path": str(store.ensure_coco())}
 
     @app.get("/api/export/coco")
     def download_coco():
-        path = store.write_coco()
-        return FileResponse(path, media_type="application/json", filename=COCO_NAME)
+        return FileResponse(store.ensure_coco(), media_type="application/json", filename=COCO_NAME)
 
 
 def _add_history_route(app: FastAPI, method, action: str, changed) -> None:
