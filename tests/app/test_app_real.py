@@ -147,3 +147,23 @@ def test_shipped_checkpoint_in_a_real_browser(make_app, tmp_path):
         page.wait_for_function("() => document.getElementById('stage').dataset.saved", timeout=60_000)
     saved = load_mask(app.state.labeller.store.out_dir / "ground_truth/scratch/part_00_mask.png")
     assert int(saved.sum()) == area
+
+
+def test_warm_up_loads_the_text_encoder_so_the_first_prompt_is_quick(untrained_engine):
+    import threading
+
+    from defectlab.app.labeller import ADClickEngine
+
+    model = untrained_engine.model()
+    if model.config.text_encoder is None:
+        pytest.skip("this configuration takes no prompts")
+    engine = ADClickEngine(model=click.ClickModel(head=model.head, config=model.config))
+    threads = [threading.Thread(target=engine.warm_up) for _ in range(2)]  # the worker may ask at the same time
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert engine.model()._text is not None
+    started = time.perf_counter()
+    engine.model().embed_prompt("scratch on metal")
+    assert time.perf_counter() - started < 2.0

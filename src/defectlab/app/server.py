@@ -78,23 +78,28 @@ def create_app(
     max_normal: int | None = None,
     cache_size: int = 4,
     wait_timeout: float = 60.0,
+    warm_up=None,
 ) -> FastAPI:
     """Build the labelling app; see ``defectlab label --help`` for what each option means.
 
     ``session_factory(image, reference, prompt)`` and
     ``reference_factory(normal_images)`` default to ADClick's ClickSession and
-    NormalReference; tests pass fakes. ``trusted_hosts`` limits the Host
-    header (the CLI passes the loopback names when bound to loopback).
+    NormalReference; tests pass fakes. ``warm_up()`` runs in the background
+    when the server starts and prompts wait for it: ``ADClickEngine.warm_up``
+    loads the text encoder (the default factories bring their own).
+    ``trusted_hosts`` limits the Host header (the CLI passes the loopback
+    names when bound to loopback).
     """
     images_dir = Path(images_dir)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(images_dir)
     images = list_images(images_dir, exclude=exclude)
     normals = evenly_spaced(list_images(normal_dir), max_normal)
     store = LabelStore(images_dir, out_dir, images, user or default_user(), placement)
-    labeller = Labeller(store, normals, session_factory, reference_factory, cache_size, wait_timeout)
+    labeller = Labeller(store, normals, session_factory, reference_factory, cache_size, wait_timeout, warm_up)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        labeller.start()
         current = store.current or store.records[0]
         labeller.pool.request(current.id)  # start the model and the first image before the page asks
         yield
@@ -199,6 +204,7 @@ def _add_api_routes(app: FastAPI, lab: Labeller) -> None:
             "user": store.user,
             "out_dir": str(store.out_dir),
             "warnings": store.warnings,
+            "model": lab.model_state(),
         })
 
     @app.post("/api/images/{id_}/open")
