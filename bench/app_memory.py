@@ -98,6 +98,8 @@ def main(argv=None) -> int:
     held_mb = (tracemalloc.get_traced_memory()[0] - base_traced) / 2**20
     tracemalloc.stop()
     rss_after = rss_mb()
+    steps = len(annotation._history)
+    history_kb = getattr(annotation, "history_bytes", 0) / 1024  # absent before the compact history
 
     mask_before = annotation.mask.copy()
     t0 = time.perf_counter()
@@ -113,6 +115,7 @@ def main(argv=None) -> int:
         (f"RSS after {args.clicks} clicks", f"{rss_after:.0f} MB"),
         (f"numpy memory the session still holds after {args.clicks} clicks", f"{held_mb:.1f} MB"),
         ("of that, per click", f"{held_mb * 1024 / args.clicks:.1f} kB"),
+        ("undo history kept", f"{steps} steps, {history_kb:.0f} kB" if history_kb else f"{steps} steps"),
         ("click (median / p95)", f"{np.median(click_ms):.0f} / {np.percentile(click_ms, 95):.0f} ms"),
         (f"{args.clicks} clicks", f"{clicking_s:.1f} s"),
         ("reset", f"{reset_ms:.0f} ms"),

@@ -167,3 +167,27 @@ def test_warm_up_loads_the_text_encoder_so_the_first_prompt_is_quick(untrained_e
     started = time.perf_counter()
     engine.model().embed_prompt("scratch on metal")
     assert time.perf_counter() - started < 2.0
+
+
+def test_click_session_hands_its_history_over_and_restores_a_step_in_one_run(untrained_engine):
+    rng = np.random.default_rng(3)
+    image = (120 + rng.normal(0, 8, (96, 128, 3))).clip(0, 255).astype(np.uint8)
+    reference = untrained_engine.reference([image.copy() for _ in range(2)])
+    session = untrained_engine.session(image, reference, None)
+    for x, y, p in [(65, 32, True), (20, 70, False), (90, 50, True)]:
+        session.add_click(x, y, p)
+        clicks, prev = session.forget_history()
+        assert not session.can_undo and prev.dtype == bool and prev.shape == tuple(session.features.size)
+    mask, probability = session.mask, session.probability
+    session.reset()
+    session.restore(clicks, prev=prev)
+    assert np.array_equal(session.mask, mask) and np.allclose(session.probability, probability)
+    assert [(c.x, c.y, c.positive) for c in session.clicks] == [(65, 32, True), (20, 70, False), (90, 50, True)]
+    painted = np.zeros_like(mask)
+    painted[10:20, 10:20] = True
+    session.restore(clicks, mask=painted)
+    assert np.array_equal(session.mask, painted) and session.forget_history()[1] is None
+    session.add_click(100, 80, True)  # the painted mask is the next click's previous-mask input
+    assert len(session.clicks) == 4
+    with pytest.raises(ValueError):
+        session.restore(clicks, prev=np.zeros((3, 3), bool))

@@ -91,7 +91,7 @@ class Annotation:
         self._pos = -1
         self._push("start", prompt=prompt, fill=getattr(session, "fill", None), painted=None, erased=None)
         # The mask that needs no saving: the one the image was opened with, or the last one saved.
-        self._clean: bytes | None = self._history[0].mask.data
+        self._clean: bytes = self._history[0].mask.data
         self._heatmap_png: bytes | None = None
 
     # ------------------------------------------------------------------ state

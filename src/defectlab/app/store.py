@@ -367,8 +367,7 @@ class LabelStore:
         changed = self._adopt_interrupted_saves() or self._lost_entries
         self._remove_temp_files()
         self._move_strays()
-        for top in LAYOUT_DIRS:
-            _remove_empty_folders(self.out_dir / top)  # an empty test/<type>/ reads as a class without images
+        self._remove_empty_folders()
         if changed:
             self._write_manifest()
         existed = self.coco_path.exists()
@@ -448,6 +447,14 @@ class LabelStore:
             shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
             self.repairs.append(f"moved {len(moved)} file(s) that {MANIFEST_NAME} does not list to {STRAY_DIR}/: {shown}")
 
+    def _remove_empty_folders(self) -> None:
+        """An empty test/<type>/ would read as a defect class without images."""
+        for top in LAYOUT_DIRS:
+            for where, _, _ in sorted(os.walk(self.out_dir / top), key=lambda w: len(w[0]), reverse=True):
+                if not self._inside_images_dir(where):
+                    with contextlib.suppress(OSError):  # not empty: kept
+                        os.rmdir(where)
+
     def _inside_images_dir(self, folder: str) -> bool:
         where, images = os.path.realpath(folder), os.path.realpath(self.images_dir)
         return where == images or where.startswith(images + os.sep)
@@ -509,12 +516,6 @@ def _free_path(path: Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
     return candidate
-
-
-def _remove_empty_folders(top: Path) -> None:
-    for where, _, _ in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
-        with contextlib.suppress(OSError):  # not empty: kept
-            os.rmdir(where)
 
 
 def _records(images_dir: Path, images: list[Path]) -> list[ImageRecord]:
