@@ -21,7 +21,6 @@ import time
 
 import httpx
 import numpy as np
-import pytest
 
 from conftest import SCRATCH, label_server, make_folders
 from defectlab.app import coco

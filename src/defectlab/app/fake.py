@@ -47,7 +47,7 @@ class FakeClickSession:
         self.prompt = prompt
         # (clicks, mask, prev): prev is the mask the last click refined, as
         # ClickSession's previous-mask input; None for a painted or empty mask.
-        self._state: tuple[tuple[Click, ...], np.ndarray, np.ndarray | None] = ((), np.zeros((self.height, self.width), bool), None)
+        self._state: tuple = ((), np.zeros((self.height, self.width), bool), None)
         self._undo: list[tuple] = []
         self._redo: list[tuple] = []
 
@@ -66,9 +66,9 @@ class FakeClickSession:
     def add_click(self, x, y, positive=True) -> None:
         if not (0 <= x < self.width and 0 <= y < self.height):
             raise ValueError(f"click ({x}, {y}) is outside the image")
-        clicks, prev, _ = self._state
+        clicks, mask, _ = self._state
         click = Click(int(x), int(y), bool(positive))
-        self._push((clicks + (click,), self._paint(prev, click), prev))
+        self._push((clicks + (click,), self._paint(mask, click), mask))
 
     def undo(self) -> None:
         if self._undo:
