@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..app.listen import bind_socket, page_url, resolve_token
-from ..app.security import LOOPBACK_HOSTS, is_loopback
+from ..app.listen import bind_socket, resolve_token
+from ..app.security import LOOPBACK_HOSTS, is_loopback, page_urls
 from ..data.errors import ImageLoadError
 from ..data.io import load_image
 from ..data.names import path_text
@@ -74,7 +74,10 @@ def build_app(args: argparse.Namespace, token: str | None):
         # an error on the first image in the browser.
         print("defectlab label: loading the ADClick model…", flush=True)
         engine.model()
-        factories = {"session_factory": engine.session, "reference_factory": engine.reference}
+        # The text encoder loads in the background from here on: the first
+        # prompt waits for it (the page says so), clicks never do.
+        factories = {"session_factory": engine.session, "reference_factory": engine.reference,
+                     "warm_up": engine.warm_up}
     trusted = (LOOPBACK_HOSTS | {args.host}) if is_loopback(args.host) else None
     app = create_app(
         args.images_dir, args.normal, args.out, token=token, user=args.user, placement=args.placement,
@@ -139,7 +142,10 @@ def run_label(args: argparse.Namespace) -> int:
         print("defectlab label: listening beyond this computer; anyone with the token below can label")
     if generated:
         print(f"defectlab label: access token {token}")
-    print(f"defectlab label: open {page_url(args.host, port, token)} in your browser (Ctrl+C to stop)", flush=True)
+    first, *others = page_urls(args.host, port, token)
+    print(f"defectlab label: open {first} in your browser (Ctrl+C to stop)", flush=True)
+    for url in others:
+        print(f"defectlab label:   or {url}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
