@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..data.checks import finite_float
 from ..data.io import load_image
 from ..errors import ConfigError
 from .checkpoint import ClickConfig, load_checkpoint
@@ -218,9 +219,12 @@ class ClickSession:
     # -- editing -----------------------------------------------------------
     def add_click(self, x: float, y: float, positive: bool = True) -> np.ndarray:
         """Add a click at image pixel (x, y) = (column, row); returns the new mask."""
+        x, y = finite_float("x", x), finite_float("y", y)
+        if not isinstance(positive, (bool, np.bool_)):
+            raise ConfigError(f"positive must be True or False, got {positive!r}")
         h, w = self.shape
         if not (0 <= x < w and 0 <= y < h):
-            raise ConfigError(f"click ({x}, {y}) is outside the image, which is {w} wide and {h} high")
+            raise ConfigError(f"click ({x:g}, {y:g}) is outside the image, which is {w} wide and {h} high")
         clicks = self._state.clicks + (Click(float(x), float(y), bool(positive)),)
         prev = self._current_model_mask()
         self._push(_State(clicks, prev, self._run(clicks, prev)))
