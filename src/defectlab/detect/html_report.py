@@ -68,8 +68,9 @@ def _row(r: ReportRow, vmin: float, vmax: float, has_reason: bool) -> str:
 
 def _thumbnail(image: np.ndarray) -> str:
     h, w = image.shape[:2]
-    scale = THUMB_HEIGHT / h
-    small = cv2.resize(image, (max(1, round(w * scale)), THUMB_HEIGHT),
+    # At most four heights wide: a 1 x 10000 strip scaled to the row height would be a million pixels wide.
+    scale = min(THUMB_HEIGHT / h, 4 * THUMB_HEIGHT / w)
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     return _data_uri(small)
 
@@ -107,7 +108,7 @@ table {{ border-collapse: collapse; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; vertical-align: middle; }}
 th.sortable {{ cursor: pointer; user-select: none; }}
 th.sortable:after {{ content: " \\2195"; color: #999; }}
-td img {{ height: 160px; margin-right: 4px; }}
+td img {{ max-height: 160px; margin-right: 4px; }}
 td.bad {{ color: #b00; font-weight: 600; }}
 td.good {{ color: #070; }}
 </style></head>
