@@ -7,7 +7,7 @@ import time
 
 from ..evaluation.interactive import CLICK_METHODS, evaluate, markdown_table, write_results
 from . import arguments
-from .click_common import comma_list, set_threads
+from .click_common import add_dataset_arguments, comma_list, set_threads
 
 
 def register(subparsers) -> None:
@@ -17,9 +17,7 @@ def register(subparsers) -> None:
         description="NoC@80/85/90, mIoU@1/3/5 and pixel AP@3/5 per defect class for ADClick and baselines "
         "(GrabCut, random walker, residual map, SAM when local weights are given).",
     )
-    e.add_argument("--dataset", default="magnetic-tile", help="dataset layout (default: %(default)s)")
-    e.add_argument("--root", required=True, type=arguments.folder, help="dataset root folder, e.g. ../shared/data/magnetic_tile")
-    e.add_argument("--category", default=None, help="category, for datasets that have several")
+    add_dataset_arguments(e)
     e.add_argument("--types", type=comma_list, default=None, help="defect types to evaluate, comma separated (default: all)")
     e.add_argument("--methods", type=comma_list, default="adclick,grabcut,random-walker,residual,sam",
                    help="comma-separated, from: " + ", ".join(CLICK_METHODS.names()) + " (default: %(default)s; "

@@ -10,7 +10,7 @@ from ..click.train import DEFAULT_TRAIN_TYPES, TrainConfig, train
 from ..errors import ConfigError
 from ..evaluation.interactive import miou_after_clicks
 from . import arguments
-from .click_common import comma_list, set_threads
+from .click_common import add_dataset_arguments, comma_list, set_threads
 
 
 def register(subparsers) -> None:
@@ -21,9 +21,7 @@ def register(subparsers) -> None:
         description="Train the ADClick fusion head on real defects of some classes plus synthetic defects; "
         "writes OUT.safetensors and OUT.json.",
     )
-    p.add_argument("--dataset", default="magnetic-tile", help="dataset layout (default: %(default)s)")
-    p.add_argument("--root", required=True, type=arguments.folder, help="dataset root folder, e.g. ../shared/data/magnetic_tile")
-    p.add_argument("--category", default=None, help="category, for datasets that have several")
+    add_dataset_arguments(p)
     p.add_argument("--train-types", type=comma_list, default=",".join(DEFAULT_TRAIN_TYPES),
                    help="defect types to train on, comma separated (default: %(default)s)")
     p.add_argument("--out", required=True, help="checkpoint path (.safetensors); a .json config is written beside it")

@@ -139,3 +139,19 @@ def require_folder(folder: Path, what: str) -> Path:
 def good_first(folders: list[Path]) -> list[Path]:
     """Normal images first, then defect types alphabetically: a stable, readable order."""
     return sorted(folders, key=lambda p: (p.name != "good", p.name))
+
+
+class SplitFolders:
+    """Mixin of the MVTec layouts: a category is a folder with train/ and test/ in it."""
+
+    known_categories: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def categories(cls, root: str | os.PathLike | None = None) -> list[str]:
+        if root is None:
+            return list(cls.known_categories)
+        return split_categories(Path(root))
+
+    @classmethod
+    def incomplete(cls, root: Path) -> str:
+        return missing_splits(root)
