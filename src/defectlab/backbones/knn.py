@@ -56,3 +56,21 @@ class CosineIndex:
     def distance(self, queries: np.ndarray) -> np.ndarray:
         """Cosine distance of every query to its nearest bank entry, (M,)."""
         return self.search(queries, 1)[0][:, 0]
+
+    def distance_outside(self, queries: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Cosine distance of every query to its nearest bank entry outside rows ``start:stop``, (M,).
+
+        Leave-one-out in one pass: when the bank holds each image's rows
+        contiguously, an image's patches are searched against the others
+        without building an index of the others (exact; rebuilding one per
+        image made leave-one-out cost grow with the square of the image count).
+        """
+        if start <= 0 and stop >= len(self.bank):
+            raise ConfigError("leave-one-out needs bank rows outside the left-out ones")
+        bank = torch.from_numpy(self.bank) if self.use_faiss else self.gpu_bank
+        parts = [p for p in (bank[:start], bank[stop:]) if len(p)]
+        q = torch.from_numpy(normalise(queries)).to(bank.device)
+        # Queries in chunks keep the similarity block near 64 MB whatever the bank size.
+        rows = max(1, (1 << 24) // len(bank))
+        best = [torch.stack([(chunk @ p.T).amax(1) for p in parts]).amax(0) for chunk in q.split(rows)]
+        return 1.0 - torch.cat(best).cpu().numpy()
