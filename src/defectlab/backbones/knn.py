@@ -24,11 +24,17 @@ def normalise(features: np.ndarray) -> np.ndarray:
 
 
 class CosineIndex:
-    def __init__(self, bank: np.ndarray, device: str | torch.device = "cpu", backend: str = "auto"):
-        """``backend``: "faiss", "torch", or "auto" (faiss on the CPU, torch elsewhere)."""
+    def __init__(self, bank: np.ndarray, device: str | torch.device = "cpu", backend: str = "auto",
+                 normalised: bool = False):
+        """``backend``: "faiss", "torch", or "auto" (faiss on the CPU, torch elsewhere).
+
+        ``normalised``: the rows are this class's own unit rows (``index.bank`` of a
+        saved detector); they are kept bit for bit, so a reloaded bank scores exactly
+        as the saved one.
+        """
         if bank.ndim != 2 or len(bank) == 0:
             raise ConfigError(f"memory bank must be a non-empty (N, D) array, got shape {bank.shape}")
-        self.bank = normalise(bank)
+        self.bank = np.ascontiguousarray(bank, dtype=np.float32) if normalised else normalise(bank)
         self.device = torch.device(device)
         if backend not in ("auto", "faiss", "torch"):
             raise ConfigError(f"backend must be 'auto', 'faiss' or 'torch', got {backend!r}")

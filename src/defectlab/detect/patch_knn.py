@@ -14,12 +14,13 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..backbones import DEFAULT_BACKBONE, Backbone
+from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
 from ..backbones.embedder import PatchEmbedder, upsample_map
 from ..backbones.knn import CosineIndex
 from ..backbones.resize import Resizer
 from ..data.io import load_image
 from ..errors import ConfigError
+from . import persist
 from .base import DETECTORS, Detector, Prediction, source_name
 
 AUGMENTATIONS = ("none", "rotate", "rotate-flip")
@@ -127,6 +128,20 @@ class PatchKNNDetector(Detector):
     def normal_scores(self) -> list[float]:
         self._check_fitted("index_", "normal_scores()")
         return list(self.normal_scores_)
+
+    def _state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        self._check_fitted("index_", "save()")
+        arrays = {"bank": self.index_.bank}
+        if self.foreground_axis_ is not None:
+            arrays["foreground_mean"], arrays["foreground_axis"] = self.foreground_axis_
+        return {"resizer": persist.resizer_state(self.resizer_), "normal_scores": self.normal_scores_}, arrays
+
+    def _restore(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.resizer_ = persist.restore_resizer(state["resizer"])
+        self.index_ = CosineIndex(arrays["bank"], device=resolve_device(self.device), normalised=True)
+        self.foreground_axis_ = ((arrays["foreground_mean"], arrays["foreground_axis"])
+                                 if "foreground_axis" in arrays else None)
+        self.normal_scores_ = list(state["normal_scores"])
 
     def _fg_mask(self, feat: np.ndarray) -> np.ndarray:
         mean, axis = self.foreground_axis_  # type: ignore[misc]
