@@ -1,4 +1,4 @@
-"""Leave-one-out normal scores in one pass equal the definition: each normal image against an index of the others."""
+"""Leave-one-out normal scores in one pass equal the definition (an index of the others per image), with or without a coreset."""
 
 import numpy as np
 import pytest
@@ -34,3 +34,16 @@ def test_one_pass_equals_an_index_of_the_others_per_image(options):
     images = [surface(rng, 96) for _ in range(4)]
     det = PatchKNNDetector(image_size=96, progress=False, **options).fit(images)
     assert det.normal_scores() == pytest.approx(rebuilt_per_image(det, images), rel=1e-5)
+
+
+def test_a_coreset_scores_from_a_share_of_the_bank_and_leave_one_out_uses_all_of_it():
+    rng = np.random.default_rng(6)
+    images = [surface(rng, 96) for _ in range(4)]
+    exact = PatchKNNDetector(image_size=96, progress=False).fit(images[:3])
+    small = PatchKNNDetector(image_size=96, coreset=0.2, progress=False).fit(images[:3])
+    assert len(small.index_) == round(0.2 * len(exact.index_))
+    assert small.normal_scores() == exact.normal_scores()
+    # a subset's nearest row is never nearer than the whole bank's
+    assert small.predict_one(images[3]).score >= exact.predict_one(images[3]).score - 1e-6
+    with pytest.raises(ValueError, match="coreset"):
+        PatchKNNDetector(coreset=0, progress=False).fit(images[:1])

@@ -23,6 +23,25 @@ def normalise(features: np.ndarray) -> np.ndarray:
     return features / np.maximum(norms, 1e-8)
 
 
+def greedy_coreset(bank: np.ndarray, size: int) -> np.ndarray:
+    """Indices of ``size`` rows chosen by greedy k-centre (PatchCore's coreset), first row first.
+
+    Each step adds the row farthest from those chosen, so every row left out
+    has a chosen row near it: the largest such distance, the coverage radius,
+    bounds how much farther a query's nearest chosen row can be than its
+    nearest row. Distances are between unit rows, the metric the index searches.
+    """
+    unit = torch.from_numpy(normalise(bank))
+    size = max(1, min(int(size), len(unit)))
+    chosen = torch.zeros(size, dtype=torch.long)
+    # 1 - cosine similarity is half the squared distance between unit rows: the same order
+    nearest = 1.0 - unit @ unit[0]
+    for i in range(1, size):
+        chosen[i] = int(torch.argmax(nearest))
+        nearest = torch.minimum(nearest, 1.0 - unit @ unit[chosen[i]])
+    return chosen.numpy()
+
+
 class CosineIndex:
     def __init__(self, bank: np.ndarray, device: str | torch.device = "cpu", backend: str = "auto",
                  normalised: bool = False):

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
 from ..backbones.embedder import PatchEmbedder, upsample_map
-from ..backbones.knn import CosineIndex
+from ..backbones.knn import CosineIndex, greedy_coreset
 from ..backbones.resize import Resizer
 from ..data.io import load_image
 from ..errors import ConfigError
@@ -43,6 +43,9 @@ class PatchKNNDetector(Detector):
     foreground: "none", or "pca" to ignore background patches (AnomalyDINO's
         masking: the first principal component of the normal patches splits
         object from background).
+    coreset: share of the memory bank kept for scoring, chosen by greedy
+        k-centre selection (PatchCore's coreset); 1.0 keeps every normal patch
+        (exact). Leave-one-out scores and the threshold always use the whole bank.
     device: "auto" (CUDA when available), "cpu", "cuda", ...: where the backbone runs.
 
     Fitted attributes: ``resizer_``, ``index_`` (the memory bank), ``foreground_axis_``,
@@ -60,6 +63,7 @@ class PatchKNNDetector(Detector):
         sigma: float = 4.0,
         augment: str = "none",
         foreground: str = "none",
+        coreset: float = 1.0,
         batch_size: int = 8,
         device: str = "auto",
         progress: bool = True,
@@ -73,6 +77,7 @@ class PatchKNNDetector(Detector):
         self.sigma = sigma
         self.augment = augment
         self.foreground = foreground
+        self.coreset = coreset
         self.batch_size = batch_size
         self.device = device
         self.progress = progress
@@ -84,6 +89,8 @@ class PatchKNNDetector(Detector):
             raise ConfigError(f"foreground must be 'none' or 'pca', got {self.foreground!r}")
         if not 0 < self.top_percent <= 100:
             raise ConfigError(f"top_percent must be in (0, 100], got {self.top_percent}")
+        if not 0 < self.coreset <= 1:
+            raise ConfigError(f"coreset must be a share in (0, 1], got {self.coreset}")
 
     @property
     def embedder_(self) -> PatchEmbedder:
@@ -122,6 +129,10 @@ class PatchKNNDetector(Detector):
                              self.top_percent)
             for feat, start, end in zip(feats[::views], starts, ends)
         ] if len(images) > 1 else []
+        if self.coreset < 1:
+            bank = self.index_.bank
+            keep = np.sort(greedy_coreset(bank, round(self.coreset * len(bank))))
+            self.index_ = CosineIndex(bank[keep], device=self.index_.device, normalised=True)
         self._set_threshold()
         return self
 
