@@ -31,6 +31,7 @@ from ..backbones import Backbone
 from ..errors import ConfigError, NotFittedError
 from ..registry import Registry
 from . import persist
+from .threshold import false_alarm_threshold
 
 DETECTORS: Registry["Detector"] = Registry("detection method")
 T = TypeVar("T")
@@ -103,6 +104,11 @@ class Detector(ABC):
     def _set_threshold(self) -> None:
         """Called at the end of ``fit``: the highest leave-one-out normal score."""
         self.threshold_ = max(self.normal_scores(), default=None)
+
+    def threshold_at(self, false_alarm_rate: float) -> float | None:
+        """The threshold for a chosen false-alarm rate on normal images, from the same
+        leave-one-out scores (no refit; :func:`defectlab.detect.threshold.false_alarm_threshold`)."""
+        return false_alarm_threshold(self.normal_scores(), false_alarm_rate)
 
     def _check_fitted(self, attribute: str, what: str = "predict()") -> None:
         if getattr(self, attribute, None) is None:

@@ -30,6 +30,7 @@ from ..errors import ConfigError, ModelNotFoundError
 from . import persist
 from .base import Prediction, source_name
 from .patch_knn import top_percent_mean
+from .threshold import false_alarm_threshold
 
 METADATA_KEY = "defectlab"
 INPUTS = ("image", "output_size")
@@ -79,6 +80,10 @@ class OnnxDetector:
 
     def normal_scores(self) -> list[float]:
         return list(self.normal_scores_)
+
+    def threshold_at(self, false_alarm_rate: float) -> float | None:
+        """As :meth:`Detector.threshold_at`, from the leave-one-out scores the model carries."""
+        return false_alarm_threshold(self.normal_scores_, false_alarm_rate)
 
     def predict(self, images: Sequence) -> list[Prediction]:
         results = []
