@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from defectlab.backbones.knn import CosineIndex
+from defectlab.detect import patch_knn
 from defectlab.detect.patch_knn import PatchKNNDetector, _augmented, top_percent_mean
 from defectlab.synthetic.surfaces import surface
 
@@ -36,10 +37,11 @@ def test_one_pass_equals_an_index_of_the_others_per_image(options):
     assert det.normal_scores() == pytest.approx(rebuilt_per_image(det, images), rel=1e-5)
 
 
-def test_a_coreset_scores_from_a_share_of_the_bank_and_leave_one_out_uses_all_of_it():
+def test_a_coreset_scores_from_a_share_of_the_bank_and_leave_one_out_uses_all_of_it(monkeypatch):
+    monkeypatch.setattr(patch_knn, "MIN_CORESET_ROWS", 10)
     rng = np.random.default_rng(6)
     images = [surface(rng, 96) for _ in range(4)]
-    exact = PatchKNNDetector(image_size=96, progress=False).fit(images[:3])
+    exact = PatchKNNDetector(image_size=96, coreset=1.0, progress=False).fit(images[:3])
     small = PatchKNNDetector(image_size=96, coreset=0.2, progress=False).fit(images[:3])
     assert len(small.index_) == round(0.2 * len(exact.index_))
     assert small.normal_scores() == exact.normal_scores()
@@ -47,3 +49,9 @@ def test_a_coreset_scores_from_a_share_of_the_bank_and_leave_one_out_uses_all_of
     assert small.predict_one(images[3]).score >= exact.predict_one(images[3]).score - 1e-6
     with pytest.raises(ValueError, match="coreset"):
         PatchKNNDetector(coreset=0, progress=False).fit(images[:1])
+
+
+def test_a_small_bank_is_kept_whole():
+    rng = np.random.default_rng(7)
+    images = [surface(rng, 96) for _ in range(2)]  # 2 x 144 rows, under MIN_CORESET_ROWS
+    assert len(PatchKNNDetector(image_size=96, progress=False).fit(images).index_) == 288
