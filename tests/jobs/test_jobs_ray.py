@@ -1,0 +1,141 @@
+"""``detect --engine ray`` on a local Ray (2 CPUs, 127.0.0.1): plain detect's scores, bad files as rows,
+resuming an interrupted run into the same OUT with each image once.
+
+One Ray session for the module: starting one takes 10-15 s on a 2-core
+machine, and each job then spends most of its time starting its actors
+(importing torch, loading the model).
+"""
+
+import argparse
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from jobs_testutil import IMAGE_SIZE, fit_on_folder, make_job_data  # noqa: E402
+
+from defectlab.cli import main  # noqa: E402
+from defectlab.cli.detect_ray import add_ray_arguments, run_ray  # noqa: E402
+from defectlab.jobs.ray_scoring import score_images, start_local_ray  # noqa: E402
+
+UTIL = str(Path(__file__).resolve().parents[1] / "_util")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    # Workers unpickle the test loader by module name: give them tests/_util
+    # (start_local_ray puts this checkout's src in front for them).
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (UTIL, saved) if p)
+    try:
+        start_local_ray(num_cpus=2, object_store_memory=200 * 2**20)
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_job_data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def plain(data, tmp_path_factory):
+    """Plain single-process detect on the same images: fits the same detector as ``fit_on_folder``."""
+    normal, images = data
+    out = tmp_path_factory.mktemp("plain")
+    with pytest.warns(UserWarning, match="img_03_bad"):
+        assert main(["detect", "--normal", str(normal), "--images", str(images), "--out", str(out),
+                     "--image-size", str(IMAGE_SIZE), "--skip-bad"]) == 0
+    return read_csv(out / "scores.csv")
+
+
+@pytest.fixture(scope="module")
+def job(data, tmp_path_factory):
+    normal, images = data
+    out = tmp_path_factory.mktemp("ray")
+    result = score_images(normal, images, out, loader=fit_on_folder, workers=2, batch_size=2, save_maps=True)
+    return result, out
+
+
+def read_csv(path):
+    return list(csv.DictReader(open(path, encoding="utf-8")))
+
+
+def test_scores_equal_plain_detect_row_for_row(plain, job):
+    result, out = job
+    scored = [r for r in read_csv(out / "scores.csv") if not r["error"]]
+    assert [{k: r[k] for k in ("image", "score", "anomalous")} for r in scored] == plain
+    assert result.scored == len(plain) + 1 and result.workers == 2
+
+
+def test_an_unreadable_file_in_the_middle_is_a_row_with_its_error(job):
+    result, out = job
+    rows = read_csv(out / "scores.csv")
+    bad = [r for r in rows if r["error"]]
+    assert [Path(r["image"]).name for r in bad] == ["img_03_bad.png"] and rows[-1] == bad[0]
+    assert bad[0]["error"].startswith("ImageLoadError") and bad[0]["score"] == ""
+    assert result.totals.errors == 1
+    assert "1 unreadable" in (out / "summary.md").read_text()
+
+
+def test_maps_are_saved_where_the_parquet_says(job, data):
+    _, out = job
+    table = pq.read_table(out / "scores.parquet").to_pylist()
+    good = [r for r in table if r["error"] is None]
+    assert all(r["map"].startswith("maps/") for r in good)
+    first = np.load(out / good[0]["map"])
+    assert first.shape == (IMAGE_SIZE, IMAGE_SIZE) and first.dtype == np.float32
+
+
+def test_ray_listens_on_loopback_only():
+    addresses = {c.laddr.ip for p in psutil.Process().children(recursive=True)
+                 for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    assert addresses and addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_into_the_same_out_with_each_image_once(data, job, tmp_path, capsys):
+    normal, images = data
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{p}\n" for p in sorted(images.iterdir())), encoding="utf-8")
+    out = tmp_path / "out"
+
+    def crash(part, rows):  # dies right after the first part, before the csv is written
+        raise Interrupt
+
+    with pytest.raises(Interrupt):
+        score_images(normal, listing, out, loader=fit_on_folder, workers=2, batch_size=1, part_rows=2, on_part=crash)
+    first = pq.read_table(out / "scores.parquet").column("image").to_pylist()
+    assert 2 <= len(first) < 9 and not (out / "scores.csv").exists()
+
+    # Resumed through the command line's own path, the model sent through the object store.
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images")
+    parser.add_argument("--out")
+    parser.add_argument("--threshold", type=float)
+    add_ray_arguments(parser)
+    args = parser.parse_args(["--engine", "ray", "--images", str(listing), "--out", str(out),
+                              "--workers", "2", "--ship-model"])
+    assert run_ray(args, str(normal), loader=fit_on_folder) == 0
+    assert f"{9 - len(first)} images" in capsys.readouterr().out
+    assert run_ray(args, str(normal), loader=fit_on_folder) == 0  # all done: nothing scored again
+    assert "scored 0 images" in capsys.readouterr().out
+
+    images_in_parts = pq.read_table(out / "scores.parquet").column("image").to_pylist()
+    assert sorted(images_in_parts) == sorted(str(p) for p in images.iterdir())  # each exactly once
+    rows = read_csv(out / "scores.csv")
+    assert rows == read_csv(job[1] / "scores.csv")  # the same scores as the uninterrupted run
