@@ -47,7 +47,7 @@ from ray.data.datasource import Datasource, ReadTask
 import defectlab
 
 from ..data.io import atomic_write, load_image
-from ..errors import DefectlabError
+from ..errors import ConfigError, DefectlabError
 from .inputs import Inputs, Piece, open_path, parse_inputs
 from .output import SCHEMA, ScoreStore, Totals, contains, digest_array, image_digest
 
@@ -56,11 +56,15 @@ from .output import SCHEMA, ScoreStore, Totals, contains, digest_array, image_di
 PATHS_PER_BLOCK = 1024
 
 
+class JobError(DefectlabError, RuntimeError):
+    """A worker died: most often it could not load the model; the message ends with its reason."""
+
+
 def load_with_default(model: str):
     """The default loader: the detector ``defectlab fit`` saved at ``model``.
 
-    Imported here, inside the actor that calls it, so that the driver never
-    loads the model and this module works before the loader is installed."""
+    Imported inside the actor that calls it: the driver never loads the model
+    (nor imports what loading it needs), the workers each do, once."""
     from ..detect import load_detector
 
     return load_detector(model)
@@ -106,6 +110,7 @@ def score_images(
     out = Path(out)
     # Absolute, so that the actors (whose working directory is Ray's) find it and job.json names it for sure.
     model = str(model) if "://" in str(model) else os.path.abspath(model)
+    _check_model_exists(model)
     shipped = _read_model_files(model) if ship_model else None
     settings = {"model": model, "threshold": threshold}
     start = time.perf_counter()
@@ -122,8 +127,12 @@ def score_images(
                                                num_cpus=0).map_batches(
                 Scorer, fn_constructor_kwargs=scorer, compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=worker_threads, batch_size=batch_size, batch_format="pyarrow")
-            for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
-                store.add(batch)
+            try:
+                for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+                    store.add(batch)
+            except ray.exceptions.RayActorError as err:
+                reason = str(err).strip().splitlines()[-1]
+                raise JobError(f"a worker died (model {model}): {reason}") from err
         store.flush()
         seconds = time.perf_counter() - start
         totals = store.write_csv()
@@ -207,18 +216,28 @@ def _save_map(maps_dir: str, image: str, anomaly_map: np.ndarray) -> str:
 # --------------------------------------------------------------------------- the model through the object store
 
 
-def _read_model_files(model: str) -> dict:
-    """The files that make up ``model``: a folder's files, or the file and its siblings of the same stem
-    (``MODEL.json`` beside ``MODEL.safetensors``), as {"name": ..., "files": {name: bytes}}."""
-    path = Path(model)
+def _check_model_exists(model: str) -> None:
+    """Fail now on a model that is not there, rather than in every actor once the job has started."""
+    if "://" not in model and not _model_files(Path(model)):
+        raise ConfigError(f"model {model} not found: neither a file, a folder, nor files named after it")
+
+
+def _model_files(path: Path) -> list[Path]:
+    """The files a saved model is made of: a folder's files, or the file and those named after it
+    (``MODEL.json`` beside ``MODEL.safetensors``, whether MODEL is given with an extension or without)."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file())
-    else:
-        files = sorted({p for p in path.parent.glob(f"{glob.escape(path.stem)}.*") if p.is_file()}
-                       | ({path} if path.is_file() else set()))
-    if not files:
-        raise DefectlabError(f"model {model}: no such folder or file (nor {path.stem}.* beside it) to ship")
-    return {"name": path.name, "folder": path.is_dir(), "files": {p.name: p.read_bytes() for p in files}}
+        return sorted(p for p in path.iterdir() if p.is_file())
+    patterns = {f"{glob.escape(path.name)}.*", f"{glob.escape(path.stem)}.*"}
+    named = {p for pattern in patterns for p in path.parent.glob(pattern) if p.is_file()}
+    return sorted(named | ({path} if path.is_file() else set()))
+
+
+def _read_model_files(model: str) -> dict:
+    """``model``'s files as {"name": ..., "folder": ..., "files": {name: bytes}}, to ship to the actors."""
+    if "://" in model:
+        raise ConfigError(f"--ship-model sends files from this machine; {model} is not one: drop --ship-model")
+    path = Path(model)
+    return {"name": path.name, "folder": path.is_dir(), "files": {p.name: p.read_bytes() for p in _model_files(path)}}
 
 
 def _write_model_files(shipped: dict, where: Path) -> str:
