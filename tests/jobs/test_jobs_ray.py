@@ -22,7 +22,9 @@ from jobs_testutil import IMAGE_SIZE, fit_on_folder, make_job_data  # noqa: E402
 
 from defectlab.cli import main  # noqa: E402
 from defectlab.cli.detect_ray import add_ray_arguments, run_ray  # noqa: E402
-from defectlab.jobs.ray_scoring import score_images, start_local_ray  # noqa: E402
+from defectlab.jobs.inputs import parse_inputs  # noqa: E402
+from defectlab.jobs.output import digest_array  # noqa: E402
+from defectlab.jobs.ray_scoring import path_dataset, score_images, start_local_ray  # noqa: E402
 
 UTIL = str(Path(__file__).resolve().parents[1] / "_util")
 
@@ -139,3 +141,17 @@ def test_an_interrupted_run_resumes_into_the_same_out_with_each_image_once(data,
     assert sorted(images_in_parts) == sorted(str(p) for p in images.iterdir())  # each exactly once
     rows = read_csv(out / "scores.csv")
     assert rows == read_csv(job[1] / "scores.csv")  # the same scores as the uninterrupted run
+
+
+def test_paths_come_in_blocks_of_about_a_batch_and_done_ones_are_left_out(tmp_path):
+    # An actor passes a block's scores on only once the whole block is scored:
+    # blocks of Ray Data's default size would hold a big job's scores back.
+    lines = [f"/x/{i:06d}.png" for i in range(20_000)]
+    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    done = digest_array(lines[::2])
+    done.sort()
+    blocks = [b.column("image").to_pylist()
+              for b in path_dataset(parse_inputs(str(tmp_path / "list.txt")), done, batch_size=4).iter_batches(
+                  batch_size=None, batch_format="pyarrow")]
+    assert sorted(p for b in blocks for p in b) == lines[1::2]
+    assert max(map(len, blocks)) <= 64

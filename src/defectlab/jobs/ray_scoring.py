@@ -51,9 +51,16 @@ from ..errors import ConfigError, DefectlabError
 from .inputs import Inputs, Piece, open_path, parse_inputs
 from .output import SCHEMA, ScoreStore, Totals, contains, digest_array, image_digest
 
-# Paths per block a read task yields: small against any memory, large enough
-# that per-block overhead is nothing next to scoring.
-PATHS_PER_BLOCK = 1024
+# Ray Data hands an actor one block at a time and passes its scores on when
+# the whole block is scored, so a block must be about one batch of paths: its
+# default (blocks up to 128 MiB) would hold hundreds of thousands of images'
+# scores in one actor, none committed. Blocks are capped in bytes; this many
+# per path makes a block about a batch for typical path lengths.
+BYTES_PER_PATH = 128
+# Paths and score rows in flight (in Ray's object store) for the whole job,
+# whatever the input size: about 500,000 paths, far more than any actor pool
+# waits on.
+IN_FLIGHT_BYTES = 64 * 2**20
 
 
 class JobError(DefectlabError, RuntimeError):
@@ -121,10 +128,7 @@ def score_images(
             scorer = dict(model=model, loader=loader, threshold=threshold, cwd=inputs.cwd,
                           maps_dir=str(out.absolute() / "maps") if save_maps else None,
                           threads=worker_threads, shipped=shipped)
-            # The read tasks take no CPU: listing is light, and a read task
-            # waiting for a CPU the actors hold would stall the pipeline.
-            dataset = ray.data.read_datasource(PathSource(inputs, ray.put(done) if len(done) else None),
-                                               num_cpus=0).map_batches(
+            dataset = path_dataset(inputs, done, batch_size).map_batches(
                 Scorer, fn_constructor_kwargs=scorer, compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=worker_threads, batch_size=batch_size, batch_format="pyarrow")
             try:
@@ -142,29 +146,44 @@ def score_images(
     return result
 
 
+def path_dataset(inputs: Inputs, done: np.ndarray, batch_size: int) -> ray.data.Dataset:
+    """The paths of ``inputs`` not in ``done`` (sorted digests), in blocks of about ``batch_size``."""
+    source = PathSource(inputs, ray.put(done) if len(done) else None, block_rows=batch_size)
+    # The read tasks take no CPU: listing is light, and a read task waiting
+    # for a CPU the actors hold would stall the pipeline. One block count per
+    # piece: asking for more makes Ray Data split every block.
+    paths = ray.data.read_datasource(source, num_cpus=0, override_num_blocks=len(source.pieces))
+    paths.context.target_max_block_size = batch_size * BYTES_PER_PATH
+    limits = paths.context.execution_options.resource_limits
+    paths.context.execution_options.resource_limits = limits.copy(object_store_memory=IN_FLIGHT_BYTES)
+    return paths
+
+
 class PathSource(Datasource):
     """Ray Data datasource over :class:`Inputs`: one read task per piece, done images left out."""
 
-    def __init__(self, inputs: Inputs, done_ref=None):
-        self.inputs, self.done_ref = inputs, done_ref
+    def __init__(self, inputs: Inputs, done_ref=None, block_rows: int = 16):
+        self.pieces = inputs.pieces()
+        self.done_ref, self.block_rows = done_ref, block_rows
 
     def estimate_inmemory_data_size(self) -> int | None:
         return None
 
     def get_read_tasks(self, parallelism: int, per_task_row_limit=None, data_context=None) -> list[ReadTask]:
         meta = BlockMetadata(num_rows=None, size_bytes=None, input_files=None, exec_stats=None)
-        return [ReadTask(_reader(piece, self.done_ref), meta, schema=pa.schema([("image", pa.string())]))
-                for piece in self.inputs.pieces()]
+        return [ReadTask(_reader(piece, self.done_ref, self.block_rows), meta,
+                         schema=pa.schema([("image", pa.string())])) for piece in self.pieces]
 
 
-def _reader(piece: Piece, done_ref) -> Callable[[], Iterator[pa.Table]]:
+def _reader(piece: Piece, done_ref, block_rows: int) -> Callable[[], Iterator[pa.Table]]:
     def read() -> Iterator[pa.Table]:
         done = ray.get(done_ref) if done_ref is not None else np.zeros(0, "S16")
         paths = piece.paths()
-        while block := list(itertools.islice(paths, PATHS_PER_BLOCK)):
+        while block := list(itertools.islice(paths, block_rows)):
             if len(done):
                 block = [p for p, seen in zip(block, contains(done, digest_array(block))) if not seen]
-            yield pa.table({"image": pa.array(block, pa.string())})
+            if block:
+                yield pa.table({"image": pa.array(block, pa.string())})
 
     return read
 
