@@ -58,7 +58,9 @@ PARTS = "scores.parquet"
 # Most anomalous first, ties by path (plain detect's order for a folder), unreadable images last.
 SORT_KEYS = [("score", "descending", "at_end"), ("image", "ascending", "at_end")]
 # Parts merged at once when the csv is rebuilt; more are merged in passes, so
-# open files and memory (one READ_ROWS batch per part) stay bounded.
+# open files and memory (one READ_ROWS batch per part) stay bounded. Parts
+# are written in row groups of READ_ROWS: parquet is read a row group at a
+# time, so one group per part would hold every part whole during the merge.
 FAN_IN = 128
 READ_ROWS = 1024
 DIGEST_BYTES = 16  # 128-bit: no collision in any number of images a job will see
@@ -179,7 +181,7 @@ class ScoreStore:
         table = pa.concat_tables(self._buffer)
         table = table.take(pc.sort_indices(table, sort_keys=SORT_KEYS))
         path = self.parts / f"part-{self.run_id}-{len(self.parts_written):06d}.parquet"
-        atomic_write(path, lambda handle: pq.write_table(table, handle))
+        atomic_write(path, lambda handle: pq.write_table(table, handle, row_group_size=READ_ROWS))
         self._buffer, self._buffered = [], 0
         self._written += table.num_rows
         self.parts_written.append(path)
@@ -248,5 +250,6 @@ def _write_run(rows: Iterator[tuple], scratch: Path) -> Path:
     schema = pa.schema([SCHEMA.field(name) for name in CSV_COLUMNS])
     with pq.ParquetWriter(path, schema) as writer:
         while batch := list(itertools.islice(rows, 65536)):
-            writer.write_table(pa.Table.from_pylist([dict(zip(CSV_COLUMNS, r)) for r in batch], schema=schema))
+            writer.write_table(pa.Table.from_pylist([dict(zip(CSV_COLUMNS, r)) for r in batch], schema=schema),
+                               row_group_size=READ_ROWS)
     return path
