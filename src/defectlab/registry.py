@@ -47,6 +47,22 @@ class Registry(Generic[T]):
     def create(self, name: str, **kwargs) -> T:
         return self.get(name)(**kwargs)
 
+    def create_or(self, name: str, fallback: Callable[[str], T | None], alternatives: str) -> T:
+        """``create(name)`` for a registered name, else what ``fallback(name)`` builds.
+
+        For parts that may also be named by what they load from (a hub id, a
+        directory): ``fallback`` returns ``None`` for a name it cannot build
+        either, and the error then lists the registered names followed by
+        ``alternatives``, which says in words what else is accepted.
+        """
+        if name in self._entries:
+            return self.create(name)
+        built = fallback(name)
+        if built is None:
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; choose one of {', '.join(sorted(self.names()))}, "
+                                   f"{alternatives}")
+        return built
+
     def names(self) -> list[str]:
         return list(self._entries)
 

@@ -215,3 +215,44 @@ def test_page_and_assets_are_served_locally(client):
 def test_actions_on_unknown_ids_are_404(client, action):
     response = client.post(f"/api/images/{'f' * 16}/{action}", json={})
     assert response.status_code == 404
+
+
+def test_a_prompt_waits_for_the_model_loading_in_the_background_and_clicks_do_not(make_app):
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    loaded = threading.Event()
+    with TestClient(make_app(warm_up=lambda: loaded.wait(30))) as client:
+        assert client.get("/api/state").json()["model"] == {"ready": False}
+        id_ = ids(client)[0]
+        assert not click(client, id_, 10, 10)["model_ready"]
+        answered = {}
+        prompt = threading.Thread(target=lambda: answered.update(
+            r=client.put(f"/api/images/{id_}/prompt", json={"defect_type": "crack"})))
+        prompt.start()
+        time.sleep(0.3)
+        assert prompt.is_alive()  # waiting for the model...
+        started = time.monotonic()
+        click(client, id_, 60, 32)  # ...without holding the image: a click is answered meanwhile
+        assert time.monotonic() - started < 2
+        loaded.set()
+        prompt.join(10)
+        assert answered["r"].status_code == 200 and answered["r"].json()["prompt"] == "crack"
+        assert answered["r"].json()["model_ready"] and client.get("/api/state").json()["model"]["ready"]
+
+
+def test_a_prompt_gives_up_waiting_with_a_503(make_app):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    never = threading.Event()
+    with TestClient(make_app(warm_up=lambda: never.wait(30), wait_timeout=0.5)) as client:
+        id_ = ids(client)[0]
+        client.get(f"/api/images/{id_}?wait=10")
+        response = client.put(f"/api/images/{id_}/prompt", json={"defect_type": "crack"})
+        assert response.status_code == 503 and "loading" in response.json()["detail"]
+        assert client.put(f"/api/images/{id_}/prompt", json={"defect_type": None}).status_code == 200
+        never.set()

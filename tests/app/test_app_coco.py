@@ -66,7 +66,19 @@ def test_pycocotools_decodes_our_strings_when_installed():
 
 @pytest.mark.parametrize(
     "counts, message",
-    [([1, 2], "add up to 3"), ([-1, 13], "negative"), ([[1], [2]], "flat"), (["a"], "integers")],
+    [
+        ([1, 2], "add up to 3"),
+        ([-1, 13], "negative"),
+        ([[1], [2]], "flat"),
+        (["a"], "integers"),
+        ([1.5, 10.5], "integers"),
+        ([True] * 12, "integers"),
+        ("12", "flat"),
+        # int64 sums wrap: these add up to 12 modulo 2**64 (np.repeat used to write out of bounds)
+        ([2**62, 2**62, 2**62, 2**62 + 12], "more than 12"),
+        ([2**63 - 1, 2**63 - 1, 14], "more than 12"),
+        ([2**64 + 12], "more than 12"),
+    ],
 )
 def test_decode_rejects_counts_that_do_not_fit(counts, message):
     with pytest.raises(rle.MaskFormatError, match=message):

@@ -147,3 +147,47 @@ def test_shipped_checkpoint_in_a_real_browser(make_app, tmp_path):
         page.wait_for_function("() => document.getElementById('stage').dataset.saved", timeout=60_000)
     saved = load_mask(app.state.labeller.store.out_dir / "ground_truth/scratch/part_00_mask.png")
     assert int(saved.sum()) == area
+
+
+def test_warm_up_loads_the_text_encoder_so_the_first_prompt_is_quick(untrained_engine):
+    import threading
+
+    from defectlab.app.labeller import ADClickEngine
+
+    model = untrained_engine.model()
+    if model.config.text_encoder is None:
+        pytest.skip("this configuration takes no prompts")
+    engine = ADClickEngine(model=click.ClickModel(head=model.head, config=model.config))
+    threads = [threading.Thread(target=engine.warm_up) for _ in range(2)]  # the worker may ask at the same time
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert engine.model()._text is not None
+    started = time.perf_counter()
+    engine.model().embed_prompt("scratch on metal")
+    assert time.perf_counter() - started < 2.0
+
+
+def test_click_session_hands_its_history_over_and_restores_a_step_in_one_run(untrained_engine):
+    rng = np.random.default_rng(3)
+    image = (120 + rng.normal(0, 8, (96, 128, 3))).clip(0, 255).astype(np.uint8)
+    reference = untrained_engine.reference([image.copy() for _ in range(2)])
+    session = untrained_engine.session(image, reference, None)
+    for x, y, p in [(65, 32, True), (20, 70, False), (90, 50, True)]:
+        session.add_click(x, y, p)
+        clicks, prev = session.forget_history()
+        assert not session.can_undo and prev.dtype == bool and prev.shape == tuple(session.features.size)
+    mask, probability = session.mask, session.probability
+    session.reset()
+    session.restore(clicks, prev=prev)
+    assert np.array_equal(session.mask, mask) and np.allclose(session.probability, probability)
+    assert [(c.x, c.y, c.positive) for c in session.clicks] == [(65, 32, True), (20, 70, False), (90, 50, True)]
+    painted = np.zeros_like(mask)
+    painted[10:20, 10:20] = True
+    session.restore(clicks, mask=painted)
+    assert np.array_equal(session.mask, painted) and session.forget_history()[1] is None
+    session.add_click(100, 80, True)  # the painted mask is the next click's previous-mask input
+    assert len(session.clicks) == 4
+    with pytest.raises(ValueError):
+        session.restore(clicks, prev=np.zeros((3, 3), bool))

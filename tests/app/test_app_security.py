@@ -96,6 +96,10 @@ def test_nan_and_broken_json_are_4xx(client):
         {"size": [96, 128], "counts": [-5, 96 * 128 + 5]},
         {"size": [96, 128], "counts": "abc"},
         {"size": [96], "counts": [96]},
+        # Add up to 96 x 128 only modulo 2**64: this used to segfault the server.
+        {"size": [96, 128], "counts": [2**62, 2**62, 2**62, 2**62 + 96 * 128]},
+        {"size": [96, 128], "counts": [0, 2**64 + 96 * 128]},
+        {"size": [96, 128], "counts": [2**63 - 1, 2**63 - 1, 96 * 128 + 2]},
     ],
 )
 def test_malformed_masks_are_4xx_and_leave_the_mask_alone(client, body):

@@ -148,7 +148,20 @@ def test_dirty_follows_saves_and_undo_to_the_clean_state():
     a.redo()
     a.mark_saved()
     assert not a.dirty
-    a.click(20, 20, False)
+    a.click(13, 13, False)
+    assert a.dirty
+    a.undo()
+    assert not a.dirty
+
+
+def test_only_a_changed_mask_is_unsaved():
+    # Opening an image applies the defect type in the field as its prompt: not a change to save.
+    a = annotation()
+    a.set_prompt("crack")
+    assert not a.dirty and a.can_undo
+    a.click(40, 40, False)  # a negative click on an empty mask changes nothing either
+    assert not a.dirty
+    a.click(40, 40, True)
     assert a.dirty
 
 
@@ -189,6 +202,110 @@ def test_draft_for_another_image_size_is_refused():
     draft["mask"]["size"] = [30, 160]
     with pytest.raises(ValueError):
         annotation().restore_draft(draft)
+
+
+class CountingSession(FakeClickSession):
+    """Counts what the model would have to compute: a click, and a restore that runs it once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clicks_run = 0
+        self.restores_run = 0
+
+    def add_click(self, x, y, positive=True):
+        self.clicks_run += 1
+        super().add_click(x, y, positive)
+
+    def restore(self, clicks, prev=None, mask=None):
+        if clicks and prev is not None and mask is None:
+            self.restores_run += 1
+        super().restore(clicks, prev, mask)
+
+
+def test_undo_of_a_reset_restores_without_replaying_the_clicks():
+    session = CountingSession(np.full((60, 80, 3), 120, np.uint8), radius=3)
+    a = Annotation(session, (60, 80))
+    rng = np.random.default_rng(0)
+    for i in range(300):
+        a.click(int(rng.integers(80)), int(rng.integers(60)), i % 4 != 3)
+    before, clicks = a.mask.copy(), a.clicks
+    a.reset()
+    session.clicks_run = 0
+    a.undo()
+    assert np.array_equal(a.mask, before) and a.clicks == clicks and len(session.clicks) == 300
+    assert session.clicks_run == 0 and session.restores_run == 1  # one run of the model, not 300
+    assert np.array_equal(session.mask, before)
+    a.click(5, 5, True)  # and the session goes on from there
+    assert a.mask[5, 5] and len(a.clicks) == 301
+
+
+def test_the_session_keeps_no_history_of_its_own_and_ours_is_compact():
+    a = annotation()
+    rng = np.random.default_rng(1)
+    for i in range(150):
+        a.click(int(rng.integers(80)), int(rng.integers(60)), i % 3 != 2)
+        assert not a.session._undo  # forgotten after every step: the arrays live only here, packed
+    raw = a.mask.size  # one byte a pixel, what a numpy bool mask costs
+    assert a.history_bytes < 150 * raw / 2, a.history_bytes
+
+
+def test_history_memory_is_capped_in_bytes(monkeypatch):
+    from defectlab.app import annotation as module
+
+    monkeypatch.setattr(module, "MAX_HISTORY_BYTES", 20_000)
+    a = Annotation(FakeClickSession(np.full((60, 80, 3), 120, np.uint8), radius=5), (60, 80))
+    noise = np.random.default_rng(2)
+    for _ in range(40):
+        a.edit(noise.random((60, 80)) < 0.5)  # incompressible: ~600 bytes a mask, and three of them a step
+    assert a.history_bytes <= 20_000 and 1 < len(a._history) < 40
+    assert a.can_undo
+
+
+def test_a_click_keeps_brushed_and_erased_pixels_unless_it_lands_on_them():
+    a = annotation()
+    a.click(20, 20, True)  # a disk of radius 5
+    erased = a.mask.copy()
+    erased[:, 24:26] = False  # the disk's two right-most columns
+    removed = a.mask & ~erased
+    a.edit(erased)
+    painted = a.mask.copy()
+    painted[40:44, 40:70] = True  # a painted stroke
+    a.edit(painted)
+
+    a.click(28, 20, True)  # its disk covers the erased pixels; the click is beside them
+    assert not a.mask[removed].any() and a.mask[20, 28]
+    a.click(55, 45, False)  # its disk cuts into the painted stroke; the click is below it
+    assert a.mask[40:44, 40:70].all()
+    assert a.session.mask[40:44, 40:70].all()  # the session refines what the user sees
+
+    a.click(24, 20, True)  # on the erased stroke: handed back to the model, which fills it
+    assert a.mask[removed].all()
+    a.click(60, 42, False)  # on the painted stroke: the model's negative click removes around it
+    assert not a.mask[42, 60]
+    # Undo brings the edit layers back with the masks.
+    a.undo()
+    a.undo()
+    a.click(28, 22, True)
+    assert not a.mask[removed].any()
+    a.reset()
+    a.click(25, 20, True)
+    assert a.mask[removed].any()  # reset cleared the layers
+
+
+def test_draft_restores_without_replaying_and_keeps_edit_layers():
+    a = annotation()
+    for x in (10, 30, 50):
+        a.click(x, 20, True)
+    erased = a.mask.copy()
+    erased[:, 28:32] = False
+    a.edit(erased)
+    draft = a.draft()
+    session = CountingSession(np.full((60, 80, 3), 120, np.uint8), radius=5)
+    b = Annotation(session, (60, 80))
+    b.restore_draft(draft)
+    assert session.clicks_run == 0 and np.array_equal(b.mask, erased) and b.clicks == a.clicks
+    b.click(30, 25, True)  # beside the erased band, its disk over it: stays erased
+    assert not b.mask[20, 29]
 
 
 def test_history_is_bounded():

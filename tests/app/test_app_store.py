@@ -121,7 +121,8 @@ def test_a_failed_write_leaves_no_partial_file_and_the_old_state(make_app, monke
         assert response.status_code == 500
         assert "No space left" in response.json()["detail"]
         monkeypatch.undo()
-        leftovers = [p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json" and ".defectlab" not in p.parts]
+        leftovers = [p for p in out.rglob("*") if p.is_file() and p.name not in ("manifest.json", "annotations_coco.json")
+                     and ".defectlab" not in p.parts]
         assert leftovers == []
         assert client.get("/api/state").json()["images"][0]["status"] == "unlabelled"
         # Once the disk is fine again the same save works.
@@ -191,3 +192,100 @@ def test_write_json_atomic_refuses_unserialisable_data_before_touching_the_file(
         atomic.write_json_atomic(path, {"a": object()})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+# ------------------------------------------------------- crash consistency
+
+
+def saved_folder(make_app) -> tuple:
+    """An output folder with one labelled and one "no defect" image, and the server that wrote it stopped."""
+    with TestClient(make_app()) as client:
+        ids = image_ids(client)
+        client.post(f"/api/images/{ids[0]}/click", json={"x": 60, "y": 32})
+        assert client.post(f"/api/images/{ids[0]}/save", json={"defect_type": "crack"}).status_code == 200
+        assert client.post(f"/api/images/{ids[1]}/no-defect", json={}).status_code == 200
+        return client.app.state.labeller.store.out_dir, ids
+
+
+def test_coco_is_current_when_the_save_returns(make_app):
+    with TestClient(make_app()) as client:
+        id_ = image_ids(client)[0]
+        client.post(f"/api/images/{id_}/click", json={"x": 60, "y": 32})
+        assert client.post(f"/api/images/{id_}/save", json={"defect_type": "crack"}).status_code == 200
+        out = client.app.state.labeller.store.out_dir
+        data = json.loads((out / "annotations_coco.json").read_text())  # no background task to wait for
+        assert [im["file_name"] for im in data["images"]] == ["test/crack/part_00.jpg"]
+        assert len(data["annotations"]) == 1
+        assert client.post(f"/api/images/{id_}/skip", json={}).status_code == 200
+        assert json.loads((out / "annotations_coco.json").read_text())["images"] == []
+
+
+def test_abandoned_defect_types_are_no_coco_categories(make_app):
+    with TestClient(make_app()) as client:
+        id_ = image_ids(client)[0]
+        client.post(f"/api/images/{id_}/click", json={"x": 60, "y": 32})
+        client.post(f"/api/images/{id_}/save", json={"defect_type": "crak"})
+        client.post(f"/api/images/{id_}/save", json={"defect_type": "crack"})
+        out = client.app.state.labeller.store.out_dir
+    data = json.loads((out / "annotations_coco.json").read_text())
+    assert [c["name"] for c in data["categories"]] == ["crack"]
+    assert {a["category_id"] for a in data["annotations"]} == {data["categories"][0]["id"]}
+
+
+def test_startup_removes_temp_files_and_moves_unlisted_files_to_stray(make_app):
+    out, _ = saved_folder(make_app)
+    referenced = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.parts[len(out.parts)] in ("test", "ground_truth")}
+    temps = [out / ".manifest.json.k2j4h_9a.tmp", out / "test/crack/.part_02.jpg.abcdefgh.tmp",
+             out / ".defectlab/drafts/.0123456789abcdef.json.zzzzzzzz.tmp", out / "test/scratch/.part_03_mask.png.12345678.tmp"]
+    for path in temps:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    stray = out / "ground_truth/crack/part_02_mask.png"
+    stray.write_bytes(b"a mask the manifest never recorded")
+    (out / "train/good").mkdir(parents=True)
+    (out / "train/good/.mine.abcdefgh.tmp").write_bytes(b"the user's")  # train/ is not the app's
+    with TestClient(make_app()) as client:
+        warnings = client.get("/api/state").json()["warnings"]
+    assert not any(p.exists() for p in temps)
+    assert not (out / "test/scratch").exists()  # the folder held only a temp file
+    assert (out / "stray/ground_truth/crack/part_02_mask.png").read_bytes() == b"a mask the manifest never recorded"
+    assert not stray.exists()
+    assert all(p.read_bytes() == data for p, data in referenced.items())  # nothing the manifest names was touched
+    assert (out / "train/good/.mine.abcdefgh.tmp").exists()
+    assert any("stray/" in w and "part_02_mask.png" in w for w in warnings)
+    assert sum("interrupted write" in w for w in warnings) == len(temps)
+
+
+def test_stale_or_missing_coco_is_rebuilt_at_startup(make_app):
+    out, ids = saved_folder(make_app)
+    coco_path = out / "annotations_coco.json"
+    older = coco_path.read_text()
+    with TestClient(make_app()) as client:
+        client.post(f"/api/images/{ids[2]}/no-defect", json={})
+    good = json.loads(coco_path.read_text())
+    coco_path.write_text(older)  # as if the process died between the manifest and the export
+    with TestClient(make_app()) as client:
+        assert any("rebuilt annotations_coco.json" in w for w in client.get("/api/state").json()["warnings"])
+    rebuilt = json.loads(coco_path.read_text())
+    assert rebuilt["images"] == good["images"] and rebuilt["annotations"] == good["annotations"]
+    coco_path.unlink()
+    with TestClient(make_app()):
+        pass
+    assert json.loads(coco_path.read_text())["annotations"] == good["annotations"]
+
+
+def test_a_mask_rewritten_by_an_unrecorded_save_is_kept_and_recorded(make_app):
+    from defectlab.data.io import save_png_atomic
+
+    out, ids = saved_folder(make_app)
+    newer = np.zeros((96, 128), np.uint8)
+    newer[10:20, 10:30] = 255
+    save_png_atomic(out / "ground_truth/crack/part_00_mask.png", newer)  # the save got this far, no further
+    with TestClient(make_app()) as client:
+        warnings = client.get("/api/state").json()["warnings"]
+        store = client.app.state.labeller.store
+        entry = store.entry(store.records[0])
+    assert any("part_00.jpg" in w and "stopped before it was recorded" in w for w in warnings)
+    assert entry["area"] == 200 and entry["status"] == "labelled"
+    data = json.loads((out / "annotations_coco.json").read_text())
+    assert [a["area"] for a in data["annotations"]] == [200]

@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
+from defectlab.backbones.loading import explained_import
+from defectlab.registry import Registry, UnknownNameError
 
 
 def test_registry_lists_offline_default_and_dinov2_family():
@@ -16,9 +18,56 @@ def test_unknown_name_error_lists_choices():
         create_backbone("resnet-9000")
 
 
+def test_create_or_prefers_the_registered_name_then_asks_the_fallback():
+    parts: Registry[str] = Registry("part")
+    parts.register("b", lambda: "registered b")
+    parts.register("a", lambda: "registered a")
+    fallback = {"b": "fallback b", "x/y": "loaded x/y"}.get
+    assert parts.create_or("b", fallback, "or a path") == "registered b"
+    assert parts.create_or("x/y", fallback, "or a path") == "loaded x/y"
+    with pytest.raises(UnknownNameError, match="^unknown part 'z'; choose one of a, b, or a path$"):
+        parts.create_or("z", fallback, "or a path")
+
+
 def test_missing_local_model_says_how_to_get_it(tmp_path):
-    with pytest.raises(ModelNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(ModelNotFoundError, match="hf download"):
         create_backbone(str(tmp_path / "no-such-model"))
+
+
+def test_hub_id_without_network_fails_fast_with_the_ways_out(monkeypatch):
+    import time
+
+    import huggingface_hub
+
+    def no_network(*args, **kwargs):
+        raise ConnectionError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub, "model_info", no_network)
+    start = time.perf_counter()
+    with pytest.raises(ModelNotFoundError) as err:
+        create_backbone("someone/not-cached-dinov2")
+    message = str(err.value)
+    assert "cannot be reached" in message and "hf download someone/not-cached-dinov2" in message
+    assert "snapshot_download('someone/not-cached-dinov2'" in message and "save_pretrained" in message
+    assert time.perf_counter() - start < 10  # no retry storm (transformers alone retries for 30 s and more)
+
+
+def test_hf_hub_offline_is_respected_without_asking_the_hub(monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub, "model_info", lambda *a, **k: pytest.fail("the hub was asked"))
+    with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE is set"):
+        create_backbone("someone/not-cached-dinov2")
+
+
+def test_a_missing_package_says_how_to_install_it():
+    with pytest.raises(ImportError, match="^X needs 'no-such-pkg'; pip install no-such-pkg$") as caught:
+        with explained_import("X needs 'no-such-pkg'; pip install no-such-pkg"):
+            import no_such_pkg  # noqa: F401
+    assert isinstance(caught.value.__cause__, ModuleNotFoundError)
+    with explained_import("not raised: the import works"):
+        import json  # noqa: F401
 
 
 def test_round_size():

@@ -27,6 +27,8 @@ def test_detect_writes_scores_overlays_and_summary(demo_root, tmp_path, capsys):
     assert [r["image"].endswith("bad.png") for r in rows] == [True, False]  # most anomalous first
     assert rows[0]["anomalous"] == "1"
     assert (out / "overlays" / "bad.png").exists() and (out / "summary.png").exists()
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert report.count("<tr>") == 1 + len(list(csv.DictReader(open(out / "scores.csv"))))
     assert "flagged" in capsys.readouterr().out
 
 

@@ -50,10 +50,31 @@ def test_token_rules():
         cli.resolve_token("0.0.0.0", "short")
 
 
-def test_page_url():
-    assert cli.page_url("127.0.0.1", 8765, None) == "http://127.0.0.1:8765/"
-    assert cli.page_url("0.0.0.0", 80, "abc") == "http://127.0.0.1:80/?token=abc"
-    assert cli.page_url("::1", 9, None) == "http://[::1]:9/"
+def test_page_urls_name_the_host_given():
+    from defectlab.app.security import page_urls
+
+    assert page_urls("127.0.0.1", 8765) == ["http://127.0.0.1:8765/"]
+    assert page_urls("::1", 9) == ["http://[::1]:9/"]
+    assert page_urls("10.1.2.3", 80, "abc") == ["http://10.1.2.3:80/?token=abc"]
+
+
+def test_page_urls_for_every_interface_are_reachable_from_other_machines(monkeypatch):
+    # --host 0.0.0.0 is for other computers, to which 127.0.0.1 is themselves.
+    from defectlab.app import security
+
+    infos = [(socket.AF_INET, 0, 0, "", ("127.0.1.1", 0)), (socket.AF_INET, 0, 0, "", ("192.168.4.20", 0)),
+             (socket.AF_INET6, 0, 0, "", ("fe80::1%eth0", 0, 0, 2)), (socket.AF_INET6, 0, 0, "", ("2001:db8::7", 0, 0, 0))]
+    monkeypatch.setattr(security.socket, "gethostname", lambda: "inspect-01")
+    monkeypatch.setattr(security.socket, "getaddrinfo", lambda *a, **k: infos)
+    assert security.page_urls("0.0.0.0", 8765, "abc") == [
+        "http://192.168.4.20:8765/?token=abc", "http://inspect-01:8765/?token=abc"]
+    assert security.page_urls("::", 1) == ["http://192.168.4.20:1/", "http://[2001:db8::7]:1/", "http://inspect-01:1/"]
+
+    def unresolvable(*args, **kwargs):
+        raise socket.gaierror("no such host")
+
+    monkeypatch.setattr(security.socket, "getaddrinfo", unresolvable)
+    assert security.page_urls("0.0.0.0", 2) == ["http://inspect-01:2/"]
 
 
 def test_busy_port_gives_a_clear_message():
@@ -134,7 +155,7 @@ def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
 
     assert main(["label", str(tmp_path / "nope"), "--normal", str(tmp_path), "--engine", "fake"]) == 2
     err = capsys.readouterr().err
-    assert "image folder not found" in err and "Traceback" not in err
+    assert "argument IMAGES_DIR: folder not found" in err and "Traceback" not in err
 
 
 def test_listening_socket_is_tcp_so_responses_are_not_delayed():

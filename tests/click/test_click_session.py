@@ -164,3 +164,15 @@ def test_fill_only_grows_the_heads_mask_and_can_be_switched(model, reference):
     session.set_mask(np.zeros(session.shape, bool))
     session.fill = False  # a painted mask is the user's: a setting does not redraw it
     assert not session.mask.any()
+
+
+def test_add_click_names_a_bad_argument(tmp_path):
+    rng = np.random.default_rng(0)
+    session = ClickSession(texture(rng), [texture(rng) for _ in range(2)],
+                           model=ClickModel(tiny_checkpoint(tmp_path / "ck.safetensors")))
+    with pytest.raises(ValueError, match="x must be a number, got '10'"):
+        session.add_click("10", "10")
+    with pytest.raises(ValueError, match="positive must be True or False"):
+        session.add_click(10, 10, positive="yes")
+    with pytest.raises(ValueError, match="outside the image"):
+        session.add_click(1000, 10)

@@ -208,18 +208,21 @@ def test_skip_mode_warns_and_reports_what_was_kept(tmp_path):
 # --------------------------------------------------------------------------- listing
 
 
+@pytest.mark.filterwarnings("ignore:left out")
 def test_list_images_sorted_case_insensitive_and_filtered(tmp_path):
     for name in ("b.PNG", "a.jpg", "c.JPEG", "d.tif", "e.bmp", "f.webp", "a_mask.png", "notes.txt", "._a.jpg"):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "z.png").write_bytes(b"")
-    names = [p.name for p in list_images(tmp_path)]
+    with pytest.warns(UserWarning, match=r"left out 2 file\(s\) .*\._a\.jpg \(a hidden file\), notes\.txt \(not an image"):
+        names = [p.name for p in list_images(tmp_path)]
     assert names == ["a.jpg", "a_mask.png", "b.PNG", "c.JPEG", "d.tif", "e.bmp", "f.webp"]
     assert "a_mask.png" not in [p.name for p in list_images(tmp_path, exclude="*_MASK.png")]
     assert [p.name for p in list_images(tmp_path, exclude=lambda p: p.suffix != ".jpg")] == ["a.jpg"]
     assert (tmp_path / "sub" / "z.png") in list_images(tmp_path, recursive=True)
 
 
+@pytest.mark.filterwarnings("ignore:left out")
 def test_list_images_errors_name_the_folder(tmp_path):
     with pytest.raises(DatasetLayoutError, match="not found: .*nope"):
         list_images(tmp_path / "nope")

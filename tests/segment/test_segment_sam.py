@@ -56,7 +56,7 @@ def test_default_filters_drop_random_masks_without_failing(tiny_sam):
 
 def test_missing_checkpoint_says_how_to_get_it_when_first_used(tmp_path):
     seg = create_segmenter("sam", model=str(tmp_path / "no-such-sam"))  # nothing loads yet
-    with pytest.raises(ModelNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(ModelNotFoundError, match="hf download"):
         seg.segment(np.zeros((32, 32, 3), np.uint8))
     with pytest.raises(ModelNotFoundError):
         SamPredictor(tmp_path / "no-such-sam").load()

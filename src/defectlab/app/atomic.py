@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..data.io import atomic_write
+from ..data.io import atomic_write, removed_on_failure
 
 
 def write_json_atomic(path: str | os.PathLike, data, durable: bool = True) -> Path:
@@ -41,12 +41,8 @@ def symlink_atomic(target: str | os.PathLike, dst: str | os.PathLike) -> Path:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
     os.symlink(os.fspath(target), tmp)
-    try:
+    with removed_on_failure(tmp):
         os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return dst
 
 

@@ -50,14 +50,22 @@ class ADClickEngine:
     def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None, fill: bool = True):
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self._model = model
+        self._model_lock = threading.Lock()  # the precompute worker and warm_up may both ask first
         self.fill = fill
 
     def model(self):
-        if self._model is None:
-            from defectlab.click import load_click_model  # imported late: it loads torch
+        with self._model_lock:
+            if self._model is None:
+                from defectlab.click import load_click_model  # imported late: it loads torch
 
-            self._model = load_click_model(self.checkpoint)
-        return self._model
+                self._model = load_click_model(self.checkpoint)
+            return self._model
+
+    def warm_up(self) -> None:
+        """Load the model and its text encoder, which otherwise loads on the first prompt (5-8 s)."""
+        model = self.model()
+        if model.config.text_encoder is not None:
+            model.embed_prompt("defect")
 
     def reference(self, normal_images: list) -> object:
         # Built through the model: the checkpoint fixes the feature settings,
@@ -79,6 +87,7 @@ class Labeller:
         reference_factory: ReferenceFactory | None = None,
         cache_size: int = 4,
         wait_timeout: float = 60.0,
+        warm_up: Callable[[], None] | None = None,
     ):
         self.store = store
         self.normal_paths = list(normal_paths)
@@ -86,17 +95,47 @@ class Labeller:
             engine = ADClickEngine()
             session_factory = session_factory or engine.session
             reference_factory = reference_factory or engine.reference
+            warm_up = warm_up or engine.warm_up
+        self._warm_up = warm_up
+        # Set once warm_up has run (or failed: then the first prompt reports the error itself).
+        # Prompts wait for it, outside any image's lock, so clicks are never stuck behind a loading model.
+        self.model_ready = threading.Event()
         self.session_factory = session_factory
         self.reference_factory = reference_factory
         self.wait_timeout = wait_timeout
         self._reference = None
         self._reference_lock = threading.Lock()
+        self._started = False
+        self._start_lock = threading.Lock()
         self.prompts_supported = True
         self._sizes: dict[str, tuple[int, int]] = {}
         self._converted: tuple[str | None, bytes] = (None, b"")
         self._converted_lock = threading.Lock()
         self.pool = SessionPool(self._build, capacity=cache_size, on_evict=self._evicted)
         self.drafts = DraftWriter(self.write_draft)
+
+    def start(self) -> None:
+        """Begin loading the model in the background (the server calls this when it starts); once."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+        if self._warm_up is None:
+            self.model_ready.set()
+            return
+
+        def run():
+            try:
+                self._warm_up()
+            except Exception as err:  # reported again, with its cause, by the first prompt that needs it
+                warnings.warn(f"loading the model in the background failed: {type(err).__name__}: {err}", stacklevel=1)
+            finally:
+                self.model_ready.set()
+
+        threading.Thread(target=run, name="defectlab-warm-up", daemon=True).start()
+
+    def model_state(self) -> dict:
+        return {"ready": self.model_ready.is_set()}
 
     # ------------------------------------------------------------- navigation
 
@@ -129,6 +168,7 @@ class Labeller:
             "width": width,
             "height": height,
             "ready": annotation is not None,
+            "model_ready": self.model_ready.is_set(),
         }
         if annotation is not None:
             with annotation.lock:
@@ -157,6 +197,8 @@ class Labeller:
     def set_prompt(self, id_: str, defect_type: str | None) -> tuple[Annotation, dict]:
         prompt = prompt_text(self.slug(defect_type)) if defect_type else None
         annotation = self._annotation(id_)
+        if prompt is not None:
+            self._wait_for_model()
         if not self.prompts_supported:
             return self._change(annotation, lambda a: None)
 
@@ -259,6 +301,7 @@ class Labeller:
             action(annotation)
             state = self._state(annotation)
         state["server_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        state["model_ready"] = self.model_ready.is_set()
         return annotation, state
 
     def _state(self, annotation: Annotation) -> dict:
@@ -271,6 +314,11 @@ class Labeller:
             "can_redo": annotation.can_redo,
             "dirty": annotation.dirty,
         }
+
+    def _wait_for_model(self) -> None:
+        self.start()  # an app used without its lifespan (a bare TestClient) must not wait forever
+        if not self.model_ready.wait(self.wait_timeout):
+            raise AppError(503, "the model for defect types is still loading; try again in a moment")
 
     def _stats(self, annotation: Annotation) -> dict:
         return {
@@ -329,6 +377,7 @@ class Labeller:
                 normals = [load_image(p, mode="RGB") for p in self.normal_paths]
                 self._reference = self.reference_factory(normals)
         if prompt is not None and self.prompts_supported:
+            self._wait_for_model()  # in the precompute worker: the page shows "preparing" meanwhile
             try:
                 return self.session_factory(image, self._reference, prompt)
             except ValueError as err:

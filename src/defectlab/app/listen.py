@@ -6,6 +6,7 @@ import errno
 import secrets
 import socket
 
+from ..data.checks import int_in_range
 from ..errors import ConfigError
 from .security import is_loopback
 
@@ -26,6 +27,8 @@ def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
+    # socket.bind raises OverflowError, not OSError, for a port past 65535.
+    port = int_in_range("port", port, 0, 65535)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP explicitly: asyncio only sets TCP_NODELAY on accepted
     # connections whose proto is IPPROTO_TCP, and without it Nagle's algorithm
@@ -42,9 +45,3 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
-
-
-def page_url(host: str, port: int, token: str | None) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
-    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
-    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")

@@ -11,6 +11,7 @@ Counts always start with a run of zeros (possibly of length 0), as in COCO.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,20 +36,40 @@ def encode(mask: np.ndarray, order: str = "C") -> list[int]:
 
 
 def decode(counts: Sequence[int], height: int, width: int, order: str = "C") -> np.ndarray:
+    """The mask the runs describe; MaskFormatError unless they cover exactly ``height x width`` pixels.
+
+    The counts are checked as Python integers before any array is made: summed
+    as int64, runs near 2**63 wrap around to a plausible total, and
+    ``np.repeat`` then writes far past the buffer it allocated (a request
+    could segfault the server that way).
+    """
+    try:
+        height, width = operator.index(height), operator.index(width)
+    except TypeError:
+        raise MaskFormatError(f"mask size must be two integers, got {height!r}x{width!r}") from None
     if height <= 0 or width <= 0:
         raise MaskFormatError(f"mask size must be positive, got {height}x{width}")
-    try:
-        runs = np.asarray(counts, dtype=np.int64)
-    except (TypeError, ValueError, OverflowError) as err:
-        raise MaskFormatError(f"mask counts must be integers: {err}") from err
-    if runs.ndim != 1:
+    if isinstance(counts, np.ndarray):
+        counts = counts.tolist()
+    if isinstance(counts, (str, bytes)) or not isinstance(counts, Sequence):
         raise MaskFormatError("mask counts must be a flat list of integers")
-    if runs.size and runs.min() < 0:
-        raise MaskFormatError("mask counts must not be negative")
-    if int(runs.sum()) != height * width:
-        raise MaskFormatError(
-            f"mask counts add up to {int(runs.sum())} pixels, but a {height}x{width} mask has {height * width}"
-        )
+    pixels = height * width
+    total = 0
+    for count in counts:
+        if isinstance(count, (list, tuple)):
+            raise MaskFormatError("mask counts must be a flat list of integers")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise MaskFormatError(f"mask counts must be integers, got {count!r}")
+        if count < 0:
+            raise MaskFormatError("mask counts must not be negative")
+        total += count
+        if total > pixels:
+            break  # any further run only makes it worse; no need to sum a huge list
+    if total != pixels:
+        shown = f"more than {pixels}" if total > pixels else str(total)
+        raise MaskFormatError(f"mask counts add up to {shown} pixels, but a {height}x{width} mask has {pixels}")
+    # Every count is now at most height x width, so int64 holds each run and their sum.
+    runs = np.asarray(counts, dtype=np.int64)
     values = np.zeros(runs.size, dtype=bool)
     values[1::2] = True
     return np.repeat(values, runs).reshape((height, width), order=order)

@@ -13,14 +13,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
+import socket
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 TOKEN_HEADER = "x-defectlab-token"
 TOKEN_COOKIE = "defectlab_token"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "", "::"})
 DEFAULT_BODY_LIMIT = 64 * 1024
 # A brushed mask travels as row runs; 16 MiB covers a detailed mask on a 50-megapixel image.
 MASK_BODY_LIMIT = 16 * 1024 * 1024
@@ -39,6 +42,44 @@ SECURITY_HEADERS = [
 
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def page_urls(host: str, port: int, token: str | None = None) -> list[str]:
+    """The addresses to open the page at, best first, for a server bound to ``host``.
+
+    Bound to every interface (``0.0.0.0``, ``::``) the server is meant for
+    other machines, where 127.0.0.1 names the wrong computer: the URLs use
+    this machine's own network addresses, then its host name. Any other
+    host is used as given.
+    """
+    if host in WILDCARD_HOSTS:
+        names = _network_addresses(with_ipv6=host == "::") + [socket.gethostname()]
+    else:
+        names = [host]
+    query = f"?token={token}" if token else ""
+    urls = []
+    for name in names:
+        shown = f"[{name}]" if ":" in name and not name.startswith("[") else name
+        url = f"http://{shown}:{port}/{query}"
+        if name and url not in urls:
+            urls.append(url)
+    return urls
+
+
+def _network_addresses(with_ipv6: bool) -> list[str]:
+    """This machine's addresses other machines can reach: not loopback, not link-local."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except OSError:  # a host name that does not resolve: the name itself is all there is
+        return []
+    found = []
+    for family, _, _, _, address in infos:
+        if family == socket.AF_INET6 and not with_ipv6:
+            continue
+        ip = ipaddress.ip_address(address[0].split("%")[0])
+        if not (ip.is_loopback or ip.is_link_local or ip.is_unspecified) and str(ip) not in found:
+            found.append(str(ip))
+    return sorted(found, key=lambda a: ":" in a)  # IPv4 first: the shorter, more familiar form
 
 
 def token_matches(expected: str | None, given: str | None) -> bool:

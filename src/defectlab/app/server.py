@@ -12,7 +12,7 @@ import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import BackgroundTasks, Body, FastAPI, Query, Request
+from fastapi import Body, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -79,23 +79,28 @@ def create_app(
     max_normal: int | None = None,
     cache_size: int = 4,
     wait_timeout: float = 60.0,
+    warm_up=None,
 ) -> FastAPI:
     """Build the labelling app; see ``defectlab label --help`` for what each option means.
 
     ``session_factory(image, reference, prompt)`` and
     ``reference_factory(normal_images)`` default to ADClick's ClickSession and
-    NormalReference; tests pass fakes. ``trusted_hosts`` limits the Host
-    header (the CLI passes the loopback names when bound to loopback).
+    NormalReference; tests pass fakes. ``warm_up()`` runs in the background
+    when the server starts and prompts wait for it: ``ADClickEngine.warm_up``
+    loads the text encoder (the default factories bring their own).
+    ``trusted_hosts`` limits the Host header (the CLI passes the loopback
+    names when bound to loopback).
     """
     images_dir = Path(images_dir)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(images_dir)
     images = list_images(images_dir, exclude=exclude)
     normals = evenly_spaced(list_images(normal_dir), max_normal)
     store = LabelStore(images_dir, out_dir, images, user or default_user(), placement)
-    labeller = Labeller(store, normals, session_factory, reference_factory, cache_size, wait_timeout)
+    labeller = Labeller(store, normals, session_factory, reference_factory, cache_size, wait_timeout, warm_up)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        labeller.start()
         current = store.current or store.records[0]
         labeller.pool.request(current.id)  # start the model and the first image before the page asks
         yield
@@ -200,6 +205,7 @@ def _add_api_routes(app: FastAPI, lab: Labeller) -> None:
             "user": store.user,
             "out_dir": str(store.out_dir),
             "warnings": store.warnings,
+            "model": lab.model_state(),
         })
 
     @app.post("/api/images/{id_}/open")
@@ -242,37 +248,32 @@ def _add_api_routes(app: FastAPI, lab: Labeller) -> None:
     for action in ("undo", "redo", "reset"):
         _add_history_route(app, getattr(lab, action), action, changed)
 
+    # The store has rewritten annotations_coco.json before any of these return.
     @app.post("/api/images/{id_}/save")
-    def save(tasks: BackgroundTasks, body: DefectTypeIn, id_: str = ImageId):
+    def save(body: DefectTypeIn, id_: str = ImageId):
         annotation, result = lab.save(id_, body.defect_type)
         lab.drafts.schedule(id_, annotation)
-        tasks.add_task(store.write_coco)
         return _json({**result, "progress": store.progress(), "defect_types": store.defect_types})
 
     @app.post("/api/images/{id_}/no-defect")
-    def no_defect(tasks: BackgroundTasks, id_: str = ImageId):
+    def no_defect(id_: str = ImageId):
         result = lab.no_defect(id_)
         annotation = lab.pool.peek(id_)
         if annotation is not None:
             lab.drafts.schedule(id_, annotation)
-        tasks.add_task(store.write_coco)
         return _json({**result, "progress": store.progress()})
 
     @app.post("/api/images/{id_}/skip")
-    def skip(tasks: BackgroundTasks, id_: str = ImageId):
-        result = lab.skip(id_)
-        tasks.add_task(store.write_coco)
-        return _json({**result, "progress": store.progress()})
+    def skip(id_: str = ImageId):
+        return _json({**lab.skip(id_), "progress": store.progress()})
 
     @app.post("/api/export/coco")
     def export_coco():
-        path = store.write_coco()
-        return {"path": str(path)}
+        return {"path": str(store.ensure_coco())}
 
     @app.get("/api/export/coco")
     def download_coco():
-        path = store.write_coco()
-        return FileResponse(path, media_type="application/json", filename=COCO_NAME)
+        return FileResponse(store.ensure_coco(), media_type="application/json", filename=COCO_NAME)
 
 
 def _add_history_route(app: FastAPI, method, action: str, changed) -> None:

@@ -12,8 +12,14 @@ Output folder::
 "No defect" images go to ``test/good``, not ``train/good``: they come from the
 set being inspected, and MVTec's ``train/good`` means "used to fit the model".
 
-The manifest is the source of truth, written last and atomically: a crash
-between writing a mask and the manifest leaves the previous state valid.
+The manifest is the source of truth, written atomically after the files it
+names; the COCO export is derived from it and rewritten before a save
+returns. Because a process can die between any two of those writes, opening
+a folder reconciles it with the manifest (``LabelStore.repairs`` says what
+was done): temporary files are removed, files the manifest does not name are
+moved to ``stray/`` (never deleted), a mask rewritten by a save whose
+manifest update never happened is taken as saved, and a COCO file that does
+not match the manifest is rebuilt. No file the manifest names is removed.
 Originals are only ever read; every output path is checked not to be one.
 """
 
@@ -21,7 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
+import json
 import os
+import re
 import threading
 import warnings
 from dataclasses import dataclass
@@ -38,6 +47,10 @@ STATUSES = ("unlabelled", "labelled", "no_defect", "skipped")
 MANIFEST_NAME = "manifest.json"
 COCO_NAME = "annotations_coco.json"
 MANIFEST_FORMAT = "defectlab-label-manifest"
+STRAY_DIR = "stray"
+LAYOUT_DIRS = ("test", "ground_truth")  # what the app writes; train/ is the user's
+# atomic_write's mkstemp names (.<name>.<random>.tmp) and symlink_atomic's (.<name>.<pid>.<hex>.lnk)
+_TEMP_NAME = re.compile(r"^\..+\.([a-z0-9_]{8}\.tmp|\d+\.[0-9a-f]+\.lnk)$")
 
 
 @dataclass(frozen=True)
@@ -68,12 +81,14 @@ class LabelStore:
         self._by_name = {r.name: r for r in self.records}
         self._originals = {os.path.realpath(r.path) for r in self.records}
         self._lock = threading.RLock()
-        self._coco_lock = threading.Lock()
-        self._coco_cache: dict[str, tuple[tuple, tuple]] = {}
+        self._coco_cache: dict[str, tuple[str, tuple]] = {}  # image name -> (mask digest, annotations)
         self._draft_versions: dict[str, int] = {}
         self.warnings: list[str] = []
+        self.repairs: list[str] = []  # what opening the folder had to fix, one sentence each
+        self._lost_entries = False
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._manifest = self._load_manifest()
+        self._reconcile()
         self.unsaved = self._scan_drafts()  # ids whose draft holds changes not saved
 
     # ----------------------------------------------------------------- lookup
@@ -135,6 +150,8 @@ class LabelStore:
             created = self._write_outputs(
                 record, [image_rel, mask_rel], lambda: self._save_mask(mask_rel, mask)
             )
+            entry["mask_sha256"] = _file_digest(self.out_dir / mask_rel)
+            self._coco_cache[record.name] = (entry["mask_sha256"], coco.mask_annotations(mask))
             self._commit(record, entry, created, defect_type)
             self.unsaved.discard(record.id)
             return dict(entry)
@@ -192,35 +209,60 @@ class LabelStore:
 
     # ------------------------------------------------------------------- COCO
 
+    @property
+    def coco_path(self) -> Path:
+        return self.out_dir / COCO_NAME
+
     def write_coco(self) -> Path:
-        """Rebuild the export from the saved masks; masks unchanged since the last build are not re-read."""
-        with self._coco_lock:
-            with self._lock:
-                entries = sorted(self._manifest["images"].items())
-                categories = list(self._manifest["defect_types"])
+        """Rebuild the export from the manifest: its labelled and "no defect" images, the masks it names.
+
+        Categories are the defect types that label at least one image, in the
+        order they were first used: a type typed once and abandoned is no
+        category. ``info.manifest_digest`` says which manifest state the file
+        was built from, so a restart can tell a stale export.
+        """
+        with self._lock:
             images = []
-            for name, entry in entries:
+            for name, entry in sorted(self._manifest["images"].items()):
                 if entry.get("status") == "labelled":
                     images.append(
                         coco.ExportImage(
                             entry["image"], entry["width"], entry["height"], entry["defect_type"],
-                            self._coco_annotations(name, entry["mask"]),
+                            self._coco_annotations(name, entry),
                         )
                     )
                 elif entry.get("status") == "no_defect":
                     images.append(coco.ExportImage(entry["image"], entry["width"], entry["height"], None))
+            used = {image.defect_type for image in images}
+            categories = [t for t in self._manifest["defect_types"] if t in used]
             data = coco.build_coco(images, categories, f"defectlab labels of {self.images_dir}")
-            return write_json_atomic(self.out_dir / COCO_NAME, data)
+            data["info"]["manifest_digest"] = self._manifest_digest()
+            return write_json_atomic(self.coco_path, data)
 
-    def _coco_annotations(self, name: str, mask_rel: str) -> tuple:
-        path = self.out_dir / mask_rel
-        stat = path.stat()
-        key = (mask_rel, stat.st_mtime_ns, stat.st_size)
+    def _coco_annotations(self, name: str, entry: dict) -> tuple:
+        digest = entry.get("mask_sha256")
         cached = self._coco_cache.get(name)
-        if cached is None or cached[0] != key:
-            cached = (key, coco.mask_annotations(load_mask(path)))
+        if cached is None or cached[0] != digest:
+            cached = (digest, coco.mask_annotations(load_mask(self.out_dir / entry["mask"])))
             self._coco_cache[name] = cached
         return cached[1]
+
+    def _manifest_digest(self) -> str:
+        """Of everything the export is built from (not ``current``, which changes on every navigation)."""
+        exported = {
+            name: {k: entry.get(k) for k in ("status", "image", "mask", "mask_sha256", "defect_type", "width", "height")}
+            for name, entry in self._manifest["images"].items()
+            if entry.get("status") in ("labelled", "no_defect")
+        }
+        text = json.dumps([exported, self._manifest["defect_types"]], sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _coco_is_current(self) -> bool:
+        try:
+            data = read_json(self.coco_path)
+        except ValueError:
+            return False
+        return isinstance(data, dict) and (data.get("info") or {}).get("manifest_digest") == self._manifest_digest()
 
     # -------------------------------------------------------------- internals
 
@@ -273,6 +315,19 @@ class LabelStore:
         for rel in (old.get("image"), old.get("mask")):
             if rel and rel not in keep:
                 self._remove_output(rel)
+        if self._exported(old) or self._exported(entry):
+            try:
+                self.write_coco()
+            except OSError as err:
+                # The save itself is committed; the export is rebuilt on the next save or start.
+                raise OSError(
+                    f"the labels were saved, but {COCO_NAME} could not be written ({err}); "
+                    "it is rebuilt on the next save or when the app starts"
+                ) from err
+
+    @staticmethod
+    def _exported(entry: dict) -> bool:
+        return entry.get("status") in ("labelled", "no_defect")
 
     def _place_image(self, record: ImageRecord, rel: str) -> None:
         dest = self._output(rel)
@@ -306,6 +361,103 @@ class LabelStore:
             # An empty test/<type> folder would read as a defect class with no images.
             with contextlib.suppress(OSError):
                 path.parent.rmdir()
+
+    def _reconcile(self) -> None:
+        """Bring the folder back to what the manifest says, after whatever stopped the last run."""
+        changed = self._adopt_interrupted_saves() or self._lost_entries
+        self._remove_temp_files()
+        self._move_strays()
+        self._remove_empty_folders()
+        if changed:
+            self._write_manifest()
+        existed = self.coco_path.exists()
+        if not self._coco_is_current():
+            self.write_coco()
+            if existed:
+                self.repairs.append(f"rebuilt {COCO_NAME}: it did not match {MANIFEST_NAME}")
+        self.warnings.extend(self.repairs)
+
+    def ensure_coco(self) -> Path:
+        """The export, rebuilt first if it does not match the manifest (after a failed write)."""
+        with self._lock:
+            if not self._coco_is_current():
+                self.write_coco()
+            return self.coco_path
+
+    def _adopt_interrupted_saves(self) -> bool:
+        """A labelled image's mask whose content is not the one recorded was rewritten by an unfinished save.
+
+        The mask is written before the manifest, so the file is the newer
+        state: the user pressed save, only the record is missing. The old mask
+        is gone (it was replaced atomically), so the record follows the file.
+        """
+        changed = False
+        for name, entry in self._manifest["images"].items():
+            if entry.get("status") != "labelled":
+                continue
+            path = self.out_dir / entry["mask"]
+            digest = _file_digest(path)
+            if entry.get("mask_sha256") == digest:
+                continue
+            if "mask_sha256" in entry:  # written by this version: a real mismatch, not an older manifest
+                mask = load_mask(path)
+                entry.update(height=int(mask.shape[0]), width=int(mask.shape[1]), area=int(mask.sum()))
+                self.repairs.append(f"{name}: kept the mask of a save that stopped before it was recorded")
+            entry["mask_sha256"] = digest
+            changed = True
+        return changed
+
+    def _remove_temp_files(self) -> None:
+        folders = [self.out_dir, self.out_dir / ".defectlab"] + [self.out_dir / top for top in LAYOUT_DIRS]
+        for folder in folders:
+            walk = os.walk(folder) if folder != self.out_dir else [(str(folder), [], os.listdir(folder))]
+            for where, _, names in walk:
+                if self._inside_images_dir(where):
+                    continue
+                for file_name in names:
+                    path = Path(where) / file_name
+                    if _TEMP_NAME.match(file_name) and (path.is_symlink() or path.is_file()):
+                        os.unlink(path)
+                        self.repairs.append(
+                            f"removed {path.relative_to(self.out_dir).as_posix()}, left by an interrupted write"
+                        )
+
+    def _move_strays(self) -> None:
+        """Files under test/ and ground_truth/ that no manifest entry names go to stray/, keeping their paths."""
+        referenced = {
+            rel for entry in self._manifest["images"].values() for rel in (entry.get("image"), entry.get("mask")) if rel
+        }
+        moved = []
+        for top in LAYOUT_DIRS:
+            for where, dirs, files in os.walk(self.out_dir / top):
+                if self._inside_images_dir(where):
+                    continue  # an --out around the images folder: its files are the user's, never moved
+                # A link to a folder is an entry like a file: moved, never walked into.
+                links = [d for d in dirs if os.path.islink(os.path.join(where, d))]
+                for entry_name in sorted(files + links):
+                    path = Path(where) / entry_name
+                    rel = path.relative_to(self.out_dir).as_posix()
+                    if rel in referenced:
+                        continue
+                    dest = _free_path(self.out_dir / STRAY_DIR / rel)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, dest)
+                    moved.append(rel)
+        if moved:
+            shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+            self.repairs.append(f"moved {len(moved)} file(s) that {MANIFEST_NAME} does not list to {STRAY_DIR}/: {shown}")
+
+    def _remove_empty_folders(self) -> None:
+        """An empty test/<type>/ would read as a defect class without images."""
+        for top in LAYOUT_DIRS:
+            for where, _, _ in sorted(os.walk(self.out_dir / top), key=lambda w: len(w[0]), reverse=True):
+                if not self._inside_images_dir(where):
+                    with contextlib.suppress(OSError):  # not empty: kept
+                        os.rmdir(where)
+
+    def _inside_images_dir(self, folder: str) -> bool:
+        where, images = os.path.realpath(folder), os.path.realpath(self.images_dir)
+        return where == images or where.startswith(images + os.sep)
 
     def _scan_drafts(self) -> set[str]:
         unsaved = set()
@@ -346,10 +498,24 @@ class LabelStore:
             for key in ("mask", "image"):
                 rel = entry.get(key)
                 if rel and not os.path.lexists(self.out_dir / rel):
-                    self.warnings.append(f"{name}: {rel} is missing from {self.out_dir}; marked unlabelled")
+                    self.repairs.append(f"{name}: {rel} is missing from {self.out_dir}; marked unlabelled")
                     manifest["images"][name] = {"status": "unlabelled"}
+                    self._lost_entries = True
                     break
         return manifest
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _free_path(path: Path) -> Path:
+    """``path``, or ``name.1.ext``, ``name.2.ext``, ... when taken: a stray never replaces another."""
+    candidate, n = path, 0
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
+    return candidate
 
 
 def _records(images_dir: Path, images: list[Path]) -> list[ImageRecord]:

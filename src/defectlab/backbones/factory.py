@@ -9,23 +9,24 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ..registry import UnknownNameError
 from . import efficientnet_lite  # noqa: F401 (registers itself)
 from .base import Backbone
 from .dinov2 import DINOv2
-from .registry import BACKBONES, DEFAULT_BACKBONE, list_backbones
+from .registry import BACKBONES, DEFAULT_BACKBONE
 
 
 def create_backbone(name: str = DEFAULT_BACKBONE) -> Backbone:
     """Build a backbone by registry name, hub id ("facebook/dinov2-base") or local directory."""
-    if name in BACKBONES:
-        return BACKBONES.create(name)
+    return BACKBONES.create_or(
+        name, _dinov2_checkpoint, "a Hugging Face hub id such as 'facebook/dinov2-small', or a local model directory"
+    )
+
+
+def _dinov2_checkpoint(name: str) -> Backbone | None:
+    """A name that looks like a hub id or is an existing path, loaded as DINOv2; ``None`` for any other."""
     if "/" in name or Path(name).expanduser().exists():
         return DINOv2(name)
-    raise UnknownNameError(
-        f"unknown backbone {name!r}; choose one of {', '.join(list_backbones())}, "
-        "a Hugging Face hub id such as 'facebook/dinov2-small', or a local model directory"
-    )
+    return None
 
 
 @lru_cache(maxsize=4)

@@ -17,6 +17,13 @@ its normal references were. Three policies:
 ``auto`` (the default) picks ``shorter-side`` when the normal images share one
 size and aspect, and ``common-scale`` when their sizes vary: differing sizes
 from one line almost always mean differing crops of the same optics.
+
+Whatever the policy, both sides end in [``min_side``, ``max_side``]: the long
+side is capped first (memory and time), then a short side below ``min_side``
+is grown (the deeper stages need some spatial extent). A strip more elongated
+than ``max_side / min_side`` (16:1 by default) cannot keep its aspect within
+both bounds, so it is squeezed along its length to ``max_side``; growing the
+whole strip instead would turn a 1 x 10000 image into 64 x 640000 pixels.
 """
 
 from __future__ import annotations
@@ -25,24 +32,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.checks import int_in_range
 from ..errors import ConfigError, NotFittedError
 
 POLICIES = ("auto", "squash", "shorter-side", "common-scale")
+MIN_SIDE = 64  # below this the deeper stages have no spatial extent
+MAX_SIDE = 1024  # caps memory and time for very large images
 
 
 @dataclass
 class Resizer:
     policy: str = "auto"
     size: int = 256
-    max_side: int = 1024  # caps memory and time for very large images
-    min_side: int = 64  # below this the deeper stages have no spatial extent
+    max_side: int = MAX_SIDE
+    min_side: int = MIN_SIDE
     scale: float | None = None  # set by fit() for common-scale
 
     def __post_init__(self):
         if self.policy not in POLICIES:
             raise ConfigError(f"unknown resize policy {self.policy!r}; choose from {POLICIES}")
-        if self.size < self.min_side:
-            raise ConfigError(f"image size {self.size} is below the minimum of {self.min_side} px")
+        self.size = int_in_range("image_size", self.size, self.min_side, self.max_side)
         # ``policy`` becomes the resolved one after fit(); a later fit on other
         # images must resolve "auto" afresh, so the request is kept apart.
         self.requested = self.policy
@@ -72,4 +81,7 @@ class Resizer:
         th, tw = h * s, w * s
         shrink = min(1.0, self.max_side / max(th, tw))
         grow = max(1.0, self.min_side / min(th * shrink, tw * shrink))
-        return max(1, round(th * shrink * grow)), max(1, round(tw * shrink * grow))
+        return self._bounded(th * shrink * grow), self._bounded(tw * shrink * grow)
+
+    def _bounded(self, side: float) -> int:
+        return min(self.max_side, max(self.min_side, round(side)))

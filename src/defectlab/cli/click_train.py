@@ -9,7 +9,8 @@ from ..click.model import HeadConfig
 from ..click.train import DEFAULT_TRAIN_TYPES, TrainConfig, train
 from ..errors import ConfigError
 from ..evaluation.interactive import miou_after_clicks
-from .click_common import comma_list, set_threads
+from . import arguments
+from .click_common import add_dataset_arguments, comma_list, set_threads
 
 
 def register(subparsers) -> None:
@@ -20,25 +21,23 @@ def register(subparsers) -> None:
         description="Train the ADClick fusion head on real defects of some classes plus synthetic defects; "
         "writes OUT.safetensors and OUT.json.",
     )
-    p.add_argument("--dataset", default="magnetic-tile", help="dataset layout (default: %(default)s)")
-    p.add_argument("--root", required=True, help="dataset root folder, e.g. ../shared/data/magnetic_tile")
-    p.add_argument("--category", default=None, help="category, for datasets that have several")
+    add_dataset_arguments(p)
     p.add_argument("--train-types", type=comma_list, default=",".join(DEFAULT_TRAIN_TYPES),
                    help="defect types to train on, comma separated (default: %(default)s)")
     p.add_argument("--out", required=True, help="checkpoint path (.safetensors); a .json config is written beside it")
     # defaults come from TrainConfig, so the plain command reproduces the shipped checkpoint
-    p.add_argument("--iterations", type=int, default=T.iterations, help="optimiser steps (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=T.batch_size, help="crops per step (default: %(default)s)")
-    p.add_argument("--crop", type=int, default=T.crop, help="training crop side at model resolution, multiple of 8 (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=T.lr, help="AdamW learning rate (default: %(default)s)")
-    p.add_argument("--max-rounds", type=int, default=T.max_rounds, help="simulated correction clicks per sample, at most (default: %(default)s)")
-    p.add_argument("--synthetic", type=int, default=T.n_synthetic, help="number of synthetic-defect images (default: %(default)s)")
-    p.add_argument("--normals", type=int, default=T.n_normals, help="normal reference size, from the train split (default: %(default)s)")
+    p.add_argument("--iterations", type=arguments.positive_int, default=T.iterations, help="optimiser steps (default: %(default)s)")
+    p.add_argument("--batch-size", type=arguments.positive_int, default=T.batch_size, help="crops per step (default: %(default)s)")
+    p.add_argument("--crop", type=arguments.positive_int, default=T.crop, help="training crop side at model resolution, multiple of 8 (default: %(default)s)")
+    p.add_argument("--lr", type=arguments.positive_float, default=T.lr, help="AdamW learning rate (default: %(default)s)")
+    p.add_argument("--max-rounds", type=arguments.non_negative_int, default=T.max_rounds, help="simulated correction clicks per sample, at most (default: %(default)s)")
+    p.add_argument("--synthetic", type=arguments.non_negative_int, default=T.n_synthetic, help="number of synthetic-defect images (default: %(default)s)")
+    p.add_argument("--normals", type=arguments.positive_int, default=T.n_normals, help="normal reference size, from the train split (default: %(default)s)")
     p.add_argument("--text-encoder", default="minilm", help="'minilm' (default), 'clip:<hub id or dir>', or 'none'")
-    p.add_argument("--val-every", type=int, default=0, help="hold out every n-th real image for a validation score")
+    p.add_argument("--val-every", type=arguments.non_negative_int, default=0, help="hold out every n-th real image for a validation score")
     p.add_argument("--cache", default=None, help="feature cache folder (default: ~/.cache/defectlab/click)")
-    p.add_argument("--seed", type=int, default=T.seed, help="seed of sampling, synthesis and initialisation (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s; see click-eval --help)")
+    p.add_argument("--seed", type=arguments.seed, default=T.seed, help="seed of sampling, synthesis and initialisation (default: %(default)s)")
+    p.add_argument("--threads", type=arguments.positive_int, default=1, help="torch threads (default: %(default)s; see click-eval --help)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
 
@@ -52,7 +51,7 @@ def run_train(args) -> int:
     if text and text != "minilm":
         head.text_dim = cached_text_encoder(text).dim
     cfg = TrainConfig(
-        dataset=args.dataset, root=args.root, category=args.category, train_types=args.train_types,
+        dataset=args.dataset, root=str(args.root), category=args.category, train_types=args.train_types,
         n_normals=args.normals, n_synthetic=args.synthetic, iterations=args.iterations, batch_size=args.batch_size,
         crop=args.crop, lr=args.lr, max_rounds=args.max_rounds, val_every=args.val_every, seed=args.seed, cache_dir=args.cache,
         text_encoder=text, head=head, progress=not args.no_progress,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..data import ImageLoadError
+from . import arguments
 from .detect_job import detect_folder
 from .detector_args import add_detector_arguments, detector_kwargs
 
@@ -13,10 +14,10 @@ from .detector_args import add_detector_arguments, detector_kwargs
 def register(sub) -> None:
     p = sub.add_parser("detect", help="score images against a few normal images; write scores and heat maps",
                        description="Fit a few-shot detector on --normal images and score every image in --images.")
-    p.add_argument("--normal", required=True, type=Path, help="folder of normal (defect-free) images")
-    p.add_argument("--images", required=True, type=Path, help="folder of images to score")
+    p.add_argument("--normal", required=True, type=arguments.folder, help="folder of normal (defect-free) images")
+    p.add_argument("--images", required=True, type=arguments.folder, help="folder of images to score")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=arguments.finite_float, default=None,
                    help="flag images scoring above this (default: the normal images' own leave-one-out maximum)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning instead of stopping")
     add_detector_arguments(p)
@@ -29,6 +30,6 @@ def run_detect(args: argparse.Namespace) -> int:
                                 threshold=args.threshold, skip_bad=args.skip_bad,
                                 class_maps=getattr(args, "class_maps", False))
     except ImageLoadError as err:
-        raise ImageLoadError(f"{err}\n(with defectlab detect, --skip-bad skips unreadable files)") from err
+        raise ImageLoadError(f"{err} (with defectlab detect, --skip-bad skips unreadable files)") from err
     print(summary)
     return 0

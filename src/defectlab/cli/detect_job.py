@@ -2,9 +2,13 @@
 images, write what a person needs to act on the result.
 
 Outputs in ``out``: ``scores.csv`` (one row per image, most anomalous first),
-``overlays/<name>.png`` (image | heat map, one fixed colour range for all so
-images are comparable), ``summary.png`` (the most anomalous images at a
-glance) and ``summary.md``.
+``overlays/<stem>.png`` (image | heat map, one fixed colour range for all so
+images are comparable; images that share a stem, ``a.png`` and ``a.jpg``, get
+``a_png.png`` and ``a_jpg.png``), ``summary.png`` (the most anomalous images
+at a glance, on one colour bar with the threshold marked), ``report.html``
+(every image in a sortable table, one self-contained file) and ``summary.md``. File names are written as
+:func:`~defectlab.data.names.path_text` shows them, so a name that is not
+valid UTF-8 still gives a valid UTF-8 CSV.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.io import list_images, load_images, save_png_atomic, write_text_atomic
+from ..data.names import output_names, path_text
 from ..detect import create_detector
-from ..detect.visualize import side_by_side
+from ..detect.html_report import ReportRow, html_report
+from ..detect.visualize import drawable, side_by_side
 from ..errors import DataError
 
 
@@ -35,7 +41,10 @@ def detect_folder(
 ) -> str:
     on_error = "skip" if skip_bad else "raise"
     normal_arrays, normal_paths = load_images(list_images(normal_dir), on_error=on_error)
+    if not normal_arrays:
+        raise DataError(f"none of the normal images in {path_text(normal_dir)} can be read")
     image_paths = list_images(images_dir)
+    out_names = dict(zip(image_paths, output_names(image_paths)))
     start = time.perf_counter()
     detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
     fit_seconds = time.perf_counter() - start
@@ -54,7 +63,7 @@ def detect_folder(
         results.append((Path(path), arrays[0], pred))
     predict_seconds = time.perf_counter() - start
     if not results:
-        raise DataError(f"no readable images in {images_dir}")
+        raise DataError(f"none of the images in {path_text(images_dir)} can be read")
 
     vmin, vmax = map_range([r[2].anomaly_map for r in results])
     (out / "overlays").mkdir(parents=True, exist_ok=True)
@@ -62,23 +71,29 @@ def detect_folder(
     rows = []
     for path, image, pred in results:
         flagged = threshold is not None and pred.score > threshold
-        title = f"{path.name}  score {pred.score:.4f}" + ("  ANOMALOUS" if flagged else "")
-        save_png_atomic(out / "overlays" / f"{path.stem}.png", side_by_side(image, pred.anomaly_map, vmin, vmax, title))
-        rows.append({"image": str(path), "score": f"{pred.score:.6f}",
+        title = f"{path_text(path.name)}  score {pred.score:.4f}" + ("  ANOMALOUS" if flagged else "")
+        save_png_atomic(out / "overlays" / out_names[path], side_by_side(image, pred.anomaly_map, vmin, vmax, title))
+        rows.append({"image": path_text(path), "score": f"{pred.score:.6f}",
                      "anomalous": "" if threshold is None else int(flagged)})
     write_text_atomic(out / "scores.csv", _csv(rows))
     if class_maps:
         from ..detect.explain import save_class_maps
 
         save_class_maps([r[2] for r in results], out / "class_maps", [r[1] for r in results],
-                        [r[0].stem for r in results])
-    save_png_atomic(out / "summary.png", contact_sheet([(r[0].name, r[1], r[2]) for r in results[:12]], vmin, vmax))
+                        [Path(out_names[r[0]]).stem for r in results])
+    sheet = contact_sheet([(path_text(r[0].name), r[1], r[2]) for r in results[:12]], vmin, vmax, threshold)
+    save_png_atomic(out / "summary.png", sheet)
+    report = [ReportRow(path_text(path.name), image, pred.anomaly_map, pred.score,
+                        None if threshold is None else pred.score > threshold, pred.explanation)
+              for path, image, pred in results]
+    write_text_atomic(out / "report.html", html_report(report, vmin, vmax, threshold,
+                                                       f"defectlab detect: {path_text(images_dir)}"))
     n_flagged = sum(1 for r in rows if r["anomalous"] == 1)
     summary = "\n".join([
         "# defectlab detect",
         "",
-        f"- normal images: {len(normal_paths)} from {normal_dir}",
-        f"- scored images: {len(results)} from {images_dir}",
+        f"- normal images: {len(normal_paths)} from {path_text(normal_dir)}",
+        f"- scored images: {len(results)} from {path_text(images_dir)}",
         f"- method: {method} {detector_kwargs}",
         f"- threshold: {'none' if threshold is None else f'{threshold:.4f}'}; flagged {n_flagged} of {len(results)}",
         f"- time: fit {fit_seconds:.1f} s, scoring {predict_seconds:.1f} s "
@@ -88,7 +103,8 @@ def detect_folder(
         *[f"  {float(r['score']):.4f}  {Path(r['image']).name}" for r in rows[:10]],
         *_explanations(results[:10]),
         "",
-        f"Written: {out / 'scores.csv'}, {out / 'overlays'}/, {out / 'summary.png'}",
+        f"Written: {path_text(out / 'scores.csv')}, {path_text(out / 'report.html')}, "
+        f"{path_text(out / 'overlays')}/, {path_text(out / 'summary.png')}",
     ])
     write_text_atomic(out / "summary.md", summary + "\n")
     return summary
@@ -101,28 +117,67 @@ def map_range(maps: list[np.ndarray]) -> tuple[float, float]:
     return float(np.median(pooled)), float(max(m.max() for m in maps))
 
 
-def contact_sheet(items: list[tuple[str, np.ndarray, object]], vmin: float, vmax: float, tile: int = 256) -> np.ndarray:
-    """Grid of (image | heat map) panels, each scaled to ``tile`` px high."""
+def contact_sheet(items: list[tuple[str, np.ndarray, object]], vmin: float, vmax: float,
+                  threshold: float | None = None, tile: int = 256, cols: int = 3) -> np.ndarray:
+    """Grid of equal cells (image | heat map, title above) and the shared colour bar with the threshold marked.
+
+    Every cell has the same size whatever the photo's aspect: panels are scaled
+    to fit the cell and centred, so a grid of mixed sizes has no ragged rows,
+    and titles are shortened to fit their cell rather than cut off.
+    """
     import cv2
 
-    panels = []
+    cell_w, strip = 2 * tile, 24
+    cells = []
     for name, image, pred in items:
-        panel = side_by_side(image, pred.anomaly_map, vmin, vmax, f"{name} {pred.score:.3f}")
-        scale = tile / panel.shape[0]
-        panels.append(cv2.resize(panel, (max(1, round(panel.shape[1] * scale)), tile), interpolation=cv2.INTER_AREA))
-    cols = 3
-    width = max(p.shape[1] for p in panels)
-    rows = []
-    for start in range(0, len(panels), cols):
-        row = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in panels[start : start + cols]]
-        row += [np.full((tile, width, 3), 255, np.uint8)] * (cols - len(row))
-        rows.append(np.concatenate(row, axis=1))
-    return np.concatenate(rows, axis=0)
+        panel = side_by_side(image, pred.anomaly_map, vmin, vmax)
+        scale = min(tile / panel.shape[0], cell_w / panel.shape[1])
+        size = (max(1, round(panel.shape[1] * scale)), max(1, round(panel.shape[0] * scale)))
+        panel = cv2.resize(panel, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        cell = np.full((strip + tile, cell_w, 3), 255, np.uint8)
+        top, left = strip + (tile - size[1]) // 2, (cell_w - size[0]) // 2
+        cell[top : top + size[1], left : left + size[0]] = panel
+        _put_fitted(cell, f"{name}  {pred.score:.3f}", cell_w - 8)
+        cells.append(cell)
+    cells += [np.full_like(cells[0], 255)] * (-len(cells) % cols)
+    grid = np.concatenate([np.concatenate(cells[i : i + cols], axis=1) for i in range(0, len(cells), cols)])
+    return np.concatenate([grid, _colour_bar(grid.shape[1], vmin, vmax, threshold)])
+
+
+def _put_fitted(cell: np.ndarray, text: str, width: int) -> None:
+    """Draw ``text`` at the top of ``cell``, shortened with '...' until it fits ``width`` pixels."""
+    import cv2
+
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5
+    text = drawable(text)
+    while len(text) > 4 and cv2.getTextSize(text, font, scale, 1)[0][0] > width:
+        text = text[: len(text) // 2 - 2] + "..." + text[len(text) // 2 + 2 :]
+    cv2.putText(cell, text, (4, 17), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def _colour_bar(width: int, vmin: float, vmax: float, threshold: float | None, height: int = 48) -> np.ndarray:
+    """The heat maps' shared scale, its ends labelled, the flagging threshold as a black tick."""
+    import cv2
+
+    bar = np.full((height, width, 3), 255, np.uint8)
+    left, right = 70, width - 70
+    ramp = np.linspace(0, 255, right - left).astype(np.uint8)[None].repeat(14, 0)
+    bar[8:22, left:right] = cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(bar, f"{vmin:.3f}", (4, 20), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(bar, f"{vmax:.3f}", (right + 6, 20), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    caption = "heat map scale (all images)"
+    if threshold is not None and vmin < threshold < vmax:
+        x = left + round((threshold - vmin) / (vmax - vmin) * (right - left - 1))
+        bar[4:26, max(0, x - 1) : x + 1] = 0
+        caption += f"; black tick: threshold {threshold:.4f}"
+    cv2.putText(bar, caption, (left, 40), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return bar
 
 
 def _explanations(results) -> list[str]:
     """The detector's own one-line reasons (compositional: which descriptor and class drove the score)."""
-    lines = [f"  {path.name}: {pred.explanation}" for path, _, pred in results if pred.explanation]
+    lines = [f"  {path_text(path.name)}: {pred.explanation}" for path, _, pred in results if pred.explanation]
     return ["", "Why:", *lines] if lines else []
 
 

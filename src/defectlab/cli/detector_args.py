@@ -11,6 +11,7 @@ from ..detect import DETECTORS
 from ..detect.descriptors import DESCRIPTORS, PRESETS, resolve
 from ..errors import ConfigError
 from ..segment.registry import ALIGNERS, SEGMENTERS
+from . import arguments
 
 
 def add_detector_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,14 +19,14 @@ def add_detector_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default=DEFAULT_BACKBONE,
                    help="registry name (efficientnet-lite0, dinov2-small, ...), hub id or local model dir "
                         "(default: %(default)s, offline)")
-    p.add_argument("--image-size", type=int, default=None,
+    p.add_argument("--image-size", type=arguments.image_size, default=None,
                    help="resize target in pixels (default: 256 for patch-knn; see --resize)")
     p.add_argument("--resize", default="auto", choices=POLICIES,
                    help="resize policy (default: %(default)s: shorter-side when all normal images share one "
                         "aspect, else one common scale)")
     p.add_argument("--layers", nargs="+", default=None,
                    help="backbone layers to concatenate (default: the backbone's; efficientnet-lite0: stage3 stage5)")
-    p.add_argument("--device", default="auto", help="where the backbone runs: auto (CUDA if present), cpu, cuda")
+    p.add_argument("--device", type=arguments.device, default="auto", help="where the backbone runs: auto (CUDA if present), cpu, cuda")
     p.add_argument("--augment", default="none", choices=("none", "rotate", "rotate-flip"),
                    help="add rotated/flipped normal images to the memory bank (patch-knn)")
     add_compositional_arguments(p)
@@ -35,7 +36,7 @@ def detector_kwargs(args: argparse.Namespace) -> dict:
     if args.method == "compositional":
         return compositional_kwargs(args)
     kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment, device=args.device, layers=args.layers)
-    if args.image_size:
+    if args.image_size is not None:
         kw["image_size"] = args.image_size
     return kw
 
@@ -53,11 +54,11 @@ def add_compositional_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sam-model", default=None,
                    help="SAM checkpoint (hub id or local dir) for --segmenter sam/auto "
                         "(default: facebook/sam-vit-base)")
-    g.add_argument("--sam-points", type=int, default=None, help="SAM prompt grid points per side (default: 16)")
+    g.add_argument("--sam-points", type=arguments.positive_int, default=None, help="SAM prompt grid points per side (default: 16)")
     g.add_argument("--propagator-model", default=None,
                    help="SAM 2 checkpoint (hub id or local dir) for --aligner sam2 "
                         "(default: facebook/sam2.1-hiera-tiny)")
-    g.add_argument("--reference", type=int, default=0,
+    g.add_argument("--reference", type=arguments.non_negative_int, default=0,
                    help="index of the normal image whose parts define the classes (default: %(default)s)")
     g.add_argument("--class-maps", action="store_true",
                    help="also save each image's class map as a coloured PNG (inspection of segmentation + alignment)")
@@ -65,7 +66,10 @@ def add_compositional_arguments(parser: argparse.ArgumentParser) -> None:
 
 def compositional_kwargs(args: argparse.Namespace) -> dict:
     """``CompositionalDetector`` keyword arguments from parsed arguments (shared ones included)."""
-    resolve(args.descriptors)  # fail now, with the list of valid names, not after loading models
+    try:
+        resolve(args.descriptors)  # fail now, with the list of valid names, not after loading models
+    except ValueError as err:
+        raise ConfigError(f"--descriptors: {err}") from None
     kw: dict = dict(
         backbone=args.backbone,
         segmenter=args.segmenter,
@@ -76,7 +80,7 @@ def compositional_kwargs(args: argparse.Namespace) -> dict:
     for name in ("resize", "device"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
-    if getattr(args, "image_size", None):
+    if getattr(args, "image_size", None) is not None:
         kw["image_size"] = args.image_size
     seg_kw = {}
     if args.sam_model:

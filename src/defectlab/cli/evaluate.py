@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..evaluation import tables
 from ..evaluation.ablation import ablation_table, descriptor_ablation
 from ..evaluation.engine import evaluate
+from . import arguments
 from .detector_args import add_detector_arguments, detector_kwargs
 
 
@@ -21,12 +22,12 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate", help="few-shot benchmark on a dataset: image and pixel metrics per shots",
                        description="VAND 2025 protocol: support sets drawn with torch.randperm under each seed.")
     p.add_argument("--dataset", required=True, choices=DATASETS.names(), help="dataset layout (see the README)")
-    p.add_argument("--root", required=True, type=Path, help="dataset root folder")
+    p.add_argument("--root", required=True, type=arguments.folder, help="dataset root folder")
     p.add_argument("--category", nargs="*", default=None, help="categories (default: all found)")
-    p.add_argument("--shots", nargs="+", type=int, default=list(SHOTS), help=f"support-set sizes (default: {' '.join(map(str, SHOTS))})")
-    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS),
+    p.add_argument("--shots", nargs="+", type=arguments.positive_int, default=list(SHOTS), help=f"support-set sizes (default: {' '.join(map(str, SHOTS))})")
+    p.add_argument("--seeds", nargs="+", type=arguments.seed, default=list(SEEDS),
                    help=f"seeds of the support draw (default: {' '.join(map(str, SEEDS))}, VAND 2025)")
-    p.add_argument("--max-test", type=int, default=None, help="evenly subsample at most N test images per category")
+    p.add_argument("--max-test", type=arguments.positive_int, default=None, help="evenly subsample at most N test images per category")
     p.add_argument("--no-pixel", action="store_true", help="skip pixel metrics (faster)")
     p.add_argument("--ablation", action="store_true", help="compositional: also report each descriptor alone")
     p.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="where tables are saved (default: %(default)s)")
@@ -35,12 +36,7 @@ def register(sub) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if not args.root.is_dir():
-        raise FileNotFoundError(f"dataset root {args.root} is not a folder; pass the folder that holds the "
-                                f"{args.dataset} categories (see the README's table of layouts)")
-    categories = args.category or DATASETS.get(args.dataset).categories(args.root)
-    if not categories:
-        raise FileNotFoundError(f"no {args.dataset} categories found under {args.root}")
+    categories = args.category or DATASETS.get(args.dataset).found_categories(args.root)
     kwargs = detector_kwargs(args)
     run_details = None
     if args.ablation:

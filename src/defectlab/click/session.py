@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..data.checks import finite_float
 from ..data.io import load_image
 from ..errors import ConfigError
 from .checkpoint import ClickConfig, load_checkpoint
@@ -218,9 +219,12 @@ class ClickSession:
     # -- editing -----------------------------------------------------------
     def add_click(self, x: float, y: float, positive: bool = True) -> np.ndarray:
         """Add a click at image pixel (x, y) = (column, row); returns the new mask."""
+        x, y = finite_float("x", x), finite_float("y", y)
+        if not isinstance(positive, (bool, np.bool_)):
+            raise ConfigError(f"positive must be True or False, got {positive!r}")
         h, w = self.shape
         if not (0 <= x < w and 0 <= y < h):
-            raise ConfigError(f"click ({x}, {y}) is outside the image, which is {w} wide and {h} high")
+            raise ConfigError(f"click ({x:g}, {y:g}) is outside the image, which is {w} wide and {h} high")
         clicks = self._state.clicks + (Click(float(x), float(y), bool(positive)),)
         prev = self._current_model_mask()
         self._push(_State(clicks, prev, self._run(clicks, prev)))
@@ -251,6 +255,47 @@ class ClickSession:
         """No clicks, empty mask (an undoable step)."""
         if self._state != _State():
             self._push(_State())
+
+    # -- history kept by the caller -------------------------------------------
+    def forget_history(self) -> tuple[tuple[Click, ...], np.ndarray | None]:
+        """Drop every undo and redo step but the current one, and return that one compactly.
+
+        Each step here holds two float32 maps at model resolution (~1.7 MB a
+        click at the default size); a caller with its own history, such as the
+        labelling app, calls this after every change and keeps what it
+        returns instead: the clicks and the previous-mask input that produced
+        the current mask (bool, model resolution), or None when the mask was
+        painted with ``set_mask`` or there are no clicks. ``restore`` brings
+        the step back.
+        """
+        self._history = self._history[-1:]
+        self._redo.clear()
+        state = self._state
+        if state.user_mask is not None or state.prev is None:
+            return state.clicks, None
+        return state.clicks, state.prev > 0.5
+
+    def restore(self, clicks: Sequence[Click], prev: np.ndarray | None = None, mask: np.ndarray | None = None) -> None:
+        """Make a step returned by ``forget_history`` the only one: one run of the head, not one per click.
+
+        ``prev`` is its previous-mask input; ``mask`` (bool, image size) a
+        painted mask instead, which the next click refines; neither: no mask.
+        """
+        clicks = tuple(c if isinstance(c, Click) else Click(float(c[0]), float(c[1]), bool(c[2])) for c in clicks)
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != self.shape:
+                raise ValueError(f"mask shape {mask.shape} does not match the image, {self.shape}")
+            state = _State(clicks, None, None, mask.copy())
+        elif clicks and prev is not None:
+            prev = np.asarray(prev, dtype=np.float32)
+            if prev.shape != tuple(self.features.size):
+                raise ValueError(f"previous-mask input {prev.shape} does not match the model's {tuple(self.features.size)}")
+            state = _State(clicks, prev, self._run(clicks, prev))
+        else:
+            state = _State(clicks)
+        self._history = [state]
+        self._redo.clear()
 
     def segment(self) -> np.ndarray:
         """ADClick-Seg: the head's probability with no clicks, float32 (H, W) at image size."""

@@ -19,13 +19,21 @@ Choices worth knowing:
 * Float arrays must lie in [0, 1]; integer dtypes other than uint8 and
   uint16 (int32, int64, ...) must lie in [0, 255]. Anything else is ambiguous, and guessing a scale would corrupt data
   quietly, so it is refused with a message saying what to pass instead.
+* Metadata that cannot be parsed (a garbage EXIF block) does not cost the
+  pixels: the image is read as stored, unrotated, with a warning.
+
+Supported formats (``IMAGE_EXTENSIONS``, documented in :mod:`defectlab.data.formats`):
+every format Pillow decodes by itself, among them PNG, JPEG, BMP, GIF, TIFF,
+WebP, AVIF, JPEG 2000, Netpbm (.pbm .pgm .ppm .pnm .pfm), TGA, ICO, PSD and
+QOI; animated and multi-page files are read as their first frame. Not read:
+vector formats (SVG, EPS, PDF), HEIF and camera raw files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import os
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable
@@ -35,10 +43,16 @@ from typing import Literal, Union
 import numpy as np
 from PIL import Image, ImageOps
 
-from .errors import DatasetLayoutError, ImageLoadError, ImageNotFoundError
+from ..errors import ConfigError
+from .checks import image_list
+from .errors import ImageLoadError, ImageNotFoundError
+from .formats import IMAGE_EXTENSIONS
+from .listing import Exclude, list_images
+from .names import path_text
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "Exclude",
     "ImageSource",
     "image_size",
     "list_images",
@@ -51,10 +65,7 @@ __all__ = [
     "threshold_pixels",
 ]
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
 ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray]
-Exclude = Union[None, str, Iterable[str], Callable[[Path], bool]]
 
 _EXIF_ORIENTATION = 0x0112
 _SIDEWAYS_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height when applied
@@ -71,7 +82,7 @@ def load_image(source: ImageSource, mode: Literal["RGB", "L"] = "RGB") -> np.nda
     fresh array, so the caller may modify it freely.
     """
     if mode not in ("RGB", "L"):
-        raise ValueError(f"mode must be 'RGB' or 'L', got {mode!r}")
+        raise ConfigError(f"mode must be 'RGB' or 'L', got {mode!r}")
     name = _describe(source)
     pixels = _to_uint8(load_pixels(source), name)
     if mode == "RGB":
@@ -141,7 +152,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            if im.getexif().get(_EXIF_ORIENTATION) in _SIDEWAYS_ORIENTATIONS:
+            if _orientation(im, path_text(path)) in _SIDEWAYS_ORIENTATIONS:
                 width, height = height, width
     except MemoryError:
         raise
@@ -164,10 +175,10 @@ def load_images(
     benchmark never quietly evaluates on fewer images than it claims.
     """
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     images: list[np.ndarray] = []
     kept: list[ImageSource] = []
-    for source in sources:
+    for source in image_list("sources", sources):
         try:
             image = load_image(source, mode=mode)
         except ImageLoadError as err:
@@ -178,61 +189,6 @@ def load_images(
         images.append(image)
         kept.append(source)
     return images, kept
-
-
-# --------------------------------------------------------------------------- listing
-
-
-def list_images(
-    folder: str | os.PathLike,
-    recursive: bool = False,
-    exclude: Exclude = None,
-) -> list[Path]:
-    """Sorted image files in ``folder`` (extensions in ``IMAGE_EXTENSIONS``, any case).
-
-    ``exclude`` drops files that are not images of the scene, typically masks
-    stored next to them: a glob matched against the file name, ignoring case
-    (``"*_mask.png"``), several such globs, or a callable taking the Path and
-    returning True to drop it. Hidden files are always skipped: macOS leaves
-    ``._name.png`` companions that carry an image extension but no image.
-
-    Raises DatasetLayoutError when the folder is missing or holds no images,
-    because an empty list would otherwise surface much later as a confusing
-    "need at least one image" deep inside a detector.
-    """
-    folder = Path(folder)
-    if not folder.exists():
-        raise DatasetLayoutError(f"image folder not found: {folder}")
-    if not folder.is_dir():
-        raise DatasetLayoutError(f"expected a folder of images, but {folder} is a file")
-    excluded = _exclusion_rule(exclude)
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    images = [
-        path
-        for path in candidates
-        if path.suffix.lower() in IMAGE_EXTENSIONS
-        and not path.name.startswith(".")
-        and path.is_file()
-        and not excluded(path)
-    ]
-    if not images:
-        where = f"{folder} or its subfolders" if recursive else str(folder)
-        note = " (after applying exclude)" if exclude is not None else ""
-        raise DatasetLayoutError(
-            f"no images found in {where}{note}; expected files with extensions "
-            f"{', '.join(IMAGE_EXTENSIONS)}"
-        )
-    return sorted(images)
-
-
-def _exclusion_rule(exclude: Exclude) -> Callable[[Path], bool]:
-    if exclude is None:
-        return lambda path: False
-    if callable(exclude):
-        return exclude
-    patterns = [exclude] if isinstance(exclude, str) else list(exclude)
-    lowered = [pattern.lower() for pattern in patterns]
-    return lambda path: any(fnmatch.fnmatchcase(path.name.lower(), p) for p in lowered)
 
 
 # --------------------------------------------------------------------------- writing
@@ -266,7 +222,7 @@ def save_image_atomic(
     path = Path(path)
     fmt = format or Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(
+        raise ConfigError(
             f"cannot tell the image format from the name {path.name!r}; "
             f"use one of {', '.join(IMAGE_EXTENSIONS)} or pass format="
         )
@@ -286,8 +242,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], None], durab
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
+    # The temporary name carries only the start of the final one: a name
+    # already near the file system's 255-byte limit must still be writable.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    with removed_on_failure(tmp):
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -296,11 +254,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], None], durab
         # mkstemp makes the file private (0600); a saved result should get ordinary permissions.
         os.chmod(tmp, _NEW_FILE_MODE)
         os.replace(tmp, path)
+    return path
+
+
+@contextlib.contextmanager
+def removed_on_failure(tmp: str | os.PathLike):
+    """Delete the temporary ``tmp`` if the block fails (Ctrl-C included), so no debris is left beside the target."""
+    try:
+        yield
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -323,10 +288,10 @@ def _array_for_saving(image: np.ndarray | Image.Image) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
-        raise ValueError(f"cannot save an array of shape {array.shape}; expected HxW, HxWx3 or HxWx4")
+        raise ConfigError(f"cannot save an array of shape {array.shape}; expected HxW, HxWx3 or HxWx4")
     if array.dtype == np.uint16:
         if array.ndim != 2:
-            raise ValueError("16-bit images can only be saved single-channel; convert colour to uint8")
+            raise ConfigError("16-bit images can only be saved single-channel; convert colour to uint8")
         return Image.fromarray(array.astype("<u2"))  # PIL picks "I;16" for little-endian uint16
     return Image.fromarray(_to_uint8(array, "array to save"))
 
@@ -336,7 +301,7 @@ def _array_for_saving(image: np.ndarray | Image.Image) -> Image.Image:
 
 def _describe(source: object) -> str:
     if isinstance(source, (str, os.PathLike)):
-        return str(source)
+        return path_text(source)
     if isinstance(source, Image.Image):
         filename = getattr(source, "filename", "")
         return f"PIL image {filename}" if filename else "PIL image"
@@ -346,16 +311,24 @@ def _describe(source: object) -> str:
 
 
 def _existing_file(path: Path) -> Path:
-    if not path.exists():
-        raise ImageNotFoundError(f"image file not found: {path}; check the path and that the dataset is fully extracted")
-    if path.is_dir():
-        raise ImageLoadError(f"{path} is a folder, not an image file")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImageNotFoundError(f"image file not found: {path_text(path)}; check the path and that the "
+                                 "dataset is fully extracted") from None
+    except OSError as err:
+        raise ImageLoadError(f"cannot read image {path_text(path)}: {err.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(f"{path_text(path)} is a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        # Opening a named pipe would wait forever for a writer.
+        raise ImageLoadError(f"{path_text(path)} is not a regular file (a pipe, socket or device)")
     return path
 
 
 def _unreadable(path: Path, err: Exception) -> ImageLoadError:
     return ImageLoadError(
-        f"cannot read image {path}: {err}. The file is corrupt, truncated or not an image; "
+        f"cannot read image {path_text(path)}: {err}. The file is corrupt, truncated or not an image; "
         "re-export or re-download it, or remove it from the dataset "
         "(load_images(..., on_error='skip') skips such files with a warning)"
     )
@@ -368,7 +341,7 @@ def _read_file(path: Path) -> np.ndarray:
             # load() forces the full decode here, where a truncated file can
             # still be named, rather than lazily at first pixel access.
             im.load()
-            return _pil_to_array(ImageOps.exif_transpose(im), str(path))
+            return _pil_to_array(_upright(im, path_text(path)), path_text(path))
     except (MemoryError, ImageLoadError):
         raise
     except Exception as err:
@@ -381,7 +354,22 @@ def _upright(im: Image.Image, name: str) -> Image.Image:
     try:
         return ImageOps.exif_transpose(im)
     except Exception as err:
-        raise ImageLoadError(f"cannot apply the EXIF orientation of {name}: {err}") from err
+        _ignore_exif(name, err)
+        return im
+
+
+def _orientation(im: Image.Image, name: str) -> int | None:
+    try:
+        return im.getexif().get(_EXIF_ORIENTATION)
+    except Exception as err:
+        _ignore_exif(name, err)
+        return None
+
+
+def _ignore_exif(name: str, err: Exception) -> None:
+    # The pixels are fine; only the metadata beside them is not.
+    warnings.warn(f"{name}: ignoring its unreadable EXIF metadata ({err}); the image is used as stored, "
+                  "without applying an orientation", stacklevel=4)
 
 
 def _pil_to_array(im: Image.Image, name: str) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from .io import image_size, load_pixels, threshold_pixels
 
 __all__ = ["Sample", "load_gt_mask", "load_gt_masks_separate"]
@@ -53,9 +54,9 @@ class Sample:
         object.__setattr__(self, "image_path", Path(self.image_path))
         object.__setattr__(self, "mask_paths", tuple(Path(p) for p in self.mask_paths))
         if self.label not in (0, 1):
-            raise ValueError(f"label must be 0 (normal) or 1 (anomalous), got {self.label!r} for {self.image_path}")
+            raise ConfigError(f"label must be 0 (normal) or 1 (anomalous), got {self.label!r} for {self.image_path}")
         if self.split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r} for {self.image_path}")
+            raise ConfigError(f"split must be one of {SPLITS}, got {self.split!r} for {self.image_path}")
 
     @property
     def is_anomalous(self) -> bool:
@@ -82,7 +83,7 @@ def load_gt_mask(sample: Sample, shape: tuple[int, int] | None = None) -> np.nda
     combined = np.zeros(expected, dtype=bool)
     for mask, path in zip(masks, sample.mask_paths):
         if mask.shape != expected:
-            raise ValueError(
+            raise ConfigError(
                 f"mask {path} has shape {mask.shape} but {source} is {expected} "
                 f"(image {sample.image_path}); masks are not resized, resize them or the request"
             )

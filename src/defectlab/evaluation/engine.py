@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .. import metrics
 from ..data import load_gt_mask, load_gt_masks_separate, sample_support
+from ..data.checks import int_in_range, positive_int
 from ..data.sample import Sample
+from ..data.sampling import SEED_RANGE, evenly_spaced
 from ..detect import Detector, Prediction, clone
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .grouping import anomaly_groups
 
 
@@ -103,11 +105,16 @@ def evaluate(
     ``run_details(test, predictions)``, if given, computes extra per-run
     results from the predictions (the compositional descriptor ablation).
     """
+    shots = _int_list("shots", shots, positive_int)
+    seeds = _int_list("seeds", seeds, lambda name, seed: int_in_range(name, seed, *SEED_RANGE))
     test = dataset.test_samples()
-    if max_test is not None and len(test) > max_test:
+    if max_test is not None:
         # An even, deterministic subsample keeps every anomaly type represented.
-        test = [test[i] for i in np.linspace(0, len(test) - 1, max_test).round().astype(int)]
+        test = evenly_spaced(test, positive_int("max_test", max_test))
     pool = dataset.train_normals()
+    if max(shots) > len(pool):
+        raise DataError(f"shots {max(shots)} needs {max(shots)} normal training images, but {_name(dataset)} "
+                        f"has {len(pool)}; pass shots of at most {len(pool)}")
     defects_config = None
     if getattr(dataset, "defects_config", None):  # MVTec LOCO: sPRO needs each defect type's saturation
         defects_config = metrics.load_defects_config(dataset.root / dataset.category / "defects_config.json")
@@ -119,8 +126,32 @@ def evaluate(
         # test pool; an image must never be scored against itself.
         support_paths = set(support)
         held_out = [s for s in test if s.image_path not in support_paths]
+        _check_both_labels(held_out, dataset, len(test) - len(held_out))
         start = time.perf_counter()
         values, predictions = evaluate_run(clone(detector), support, held_out, pixel, defects_config, progress)
         details = run_details(held_out, predictions) if run_details else {}
         results.append(RunResult(dataset.category, k, seed, values, time.perf_counter() - start, details))
     return results
+
+
+def _int_list(name: str, values, check) -> list[int]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigError(f"{name} must be a list of integers, got {values!r}")
+    checked = [check(name, value) for value in values]
+    if not checked:
+        raise ConfigError(f"{name} must hold at least one value")
+    return checked
+
+
+def _check_both_labels(test: list[Sample], dataset, held_back: int) -> None:
+    """Image metrics compare anomalous with normal test images; say which is missing, and where."""
+    present = {s.label for s in test}
+    missing = [what for label, what in ((0, "normal"), (1, "anomalous")) if label not in present]
+    if missing:
+        why = f" once the {held_back} support images are held out of it" if held_back else ""
+        raise DataError(f"{_name(dataset)} has no {missing[0]} test image{why}; image metrics compare normal "
+                        "with anomalous test images (check the dataset layout, max_test and shots)")
+
+
+def _name(dataset) -> str:
+    return f"{dataset.name} {dataset.category!r} at {dataset.root}"

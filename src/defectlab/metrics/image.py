@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
+from ..errors import ConfigError
 from ._checks import binary_labels, both_classes, finite_scores, same_shape, some_anomalous
 
 
@@ -92,6 +93,6 @@ def _image_inputs(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     scores = finite_scores("scores", scores)
     # One score per image; 2-D input usually means per-pixel maps passed by mistake.
     if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D (one label per image), got shape {labels.shape}")
+        raise ConfigError(f"labels must be 1-D (one label per image), got shape {labels.shape}")
     same_shape("labels", labels, "scores", scores)
     return labels, scores

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
 from ._checks import binary_masks, same_shape
 
 
@@ -60,7 +61,7 @@ def noc_at(
     _check_max_clicks(max_clicks)
     sequences = [_iou_sequence(f"iou_sequences[{i}]", s)[:max_clicks] for i, s in enumerate(iou_sequences)]
     if not sequences:
-        raise ValueError("iou_sequences is empty")
+        raise ConfigError("iou_sequences is empty")
     result: dict[str, float | int] = {}
     for threshold in thresholds:
         name = _percent(threshold)
@@ -77,14 +78,14 @@ def miou_at_clicks(iou_sequences: Iterable, clicks: Sequence[int] = (1, 3, 5)) -
     """
     sequences = [_iou_sequence(f"iou_sequences[{i}]", s) for i, s in enumerate(iou_sequences)]
     if not sequences:
-        raise ValueError("iou_sequences is empty")
+        raise ConfigError("iou_sequences is empty")
     result = {}
     for k in clicks:
         if k < 1:
-            raise ValueError(f"clicks must be >= 1, got {k}")
+            raise ConfigError(f"clicks must be >= 1, got {k}")
         too_short = [i for i, ious in enumerate(sequences) if ious.size < k]
         if too_short:
-            raise ValueError(f"iou_sequences[{too_short[0]}] has fewer than {k} clicks")
+            raise ConfigError(f"iou_sequences[{too_short[0]}] has fewer than {k} clicks")
         result[f"mIoU@{k}"] = float(np.mean([ious[k - 1] for ious in sequences]))
     return result
 
@@ -92,15 +93,15 @@ def miou_at_clicks(iou_sequences: Iterable, clicks: Sequence[int] = (1, 3, 5)) -
 def _iou_sequence(name: str, values) -> np.ndarray:
     ious = np.asarray(values, dtype=np.float64)
     if ious.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D sequence of IoUs, got shape {ious.shape}")
+        raise ConfigError(f"{name} must be a 1-D sequence of IoUs, got shape {ious.shape}")
     if not np.isfinite(ious).all() or ((ious < 0) | (ious > 1)).any():
-        raise ValueError(f"{name} must hold IoUs in [0, 1] with no NaN")
+        raise ConfigError(f"{name} must hold IoUs in [0, 1] with no NaN")
     return ious
 
 
 def _check_max_clicks(max_clicks: int) -> None:
     if max_clicks < 1:
-        raise ValueError(f"max_clicks must be >= 1, got {max_clicks}")
+        raise ConfigError(f"max_clicks must be >= 1, got {max_clicks}")
 
 
 def _percent(threshold: float) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
 from ._checks import binary_masks, both_classes, finite_scores, same_shape, some_anomalous
 from ._sweep import cumulative_at_thresholds
 
@@ -46,7 +47,7 @@ def _flat_pixels(masks, maps) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(masks, np.ndarray) and isinstance(maps, (list, tuple)):
         # Per-image lists whose sizes may differ: pool their pixels.
         if len(masks) != len(maps):
-            raise ValueError(f"masks has {len(masks)} images but maps has {len(maps)}")
+            raise ConfigError(f"masks has {len(masks)} images but maps has {len(maps)}")
         pairs = [_flat_pixels(np.asarray(m), np.asarray(s)) for m, s in zip(masks, maps)]
         return np.concatenate([d for d, _ in pairs]), np.concatenate([s for _, s in pairs])
     is_defect = binary_masks("masks", masks)

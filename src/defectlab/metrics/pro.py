@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from ..errors import ConfigError
 from ._area import normalized_area_up_to
 from ._checks import binary_masks, finite_scores, same_shape
 from ._checks import fpr_limit as check_fpr_limit
@@ -64,13 +65,13 @@ def pro_curve(masks, maps) -> ProCurve:
         if is_defect.ndim == 2:
             is_defect, scores = is_defect[None], scores[None]
         if is_defect.ndim != 3:
-            raise ValueError(f"masks must be (N, H, W) or (H, W), got shape {is_defect.shape}")
+            raise ConfigError(f"masks must be (N, H, W) or (H, W), got shape {is_defect.shape}")
         regions, n_regions = ndimage.label(is_defect, structure=_REGIONS_WITHIN_EACH_IMAGE)
     n_normal = is_defect.size - int(np.count_nonzero(is_defect))
     if n_regions == 0:
-        raise ValueError("masks contain no defect pixels; PRO needs at least one defect region")
+        raise ConfigError("masks contain no defect pixels; PRO needs at least one defect region")
     if n_normal == 0:
-        raise ValueError("masks contain no defect-free pixels; the false positive rate is undefined")
+        raise ConfigError("masks contain no defect-free pixels; the false positive rate is undefined")
 
     # A flagged pixel raises its region's overlap by 1 / region size, so the
     # running sum of these weights over flagged pixels is the summed overlap.
@@ -112,7 +113,7 @@ def _flatten_images(masks, maps) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     """Per-image lists -> flat (defect, score, region id) arrays; region ids
     are made unique across images so no region spans two images."""
     if len(masks) != len(maps):
-        raise ValueError(f"masks has {len(masks)} images but maps has {len(maps)}")
+        raise ConfigError(f"masks has {len(masks)} images but maps has {len(maps)}")
     flat_defect, flat_scores, flat_regions, n_regions = [], [], [], 0
     for i, (mask, score_map) in enumerate(zip(masks, maps)):
         mask = binary_masks(f"masks[{i}]", mask)

@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import ConfigError
 from ._area import normalized_area_up_to
 from ._checks import binary_masks, finite_scores
 from ._checks import fpr_limit as check_fpr_limit
@@ -84,9 +85,9 @@ def spro_curve(gt_masks_per_image, maps, saturation_thresholds) -> SproCurve:
     n_regions = len(region_scores)
     normal_scores = np.concatenate(normal_scores)
     if n_regions == 0:
-        raise ValueError("gt_masks_per_image holds no defect masks; sPRO needs at least one region")
+        raise ConfigError("gt_masks_per_image holds no defect masks; sPRO needs at least one region")
     if normal_scores.size == 0:
-        raise ValueError("every pixel lies in a defect; the false positive rate is undefined")
+        raise ConfigError("every pixel lies in a defect; the false positive rate is undefined")
 
     # One sweep over normal pixels and region pixels together. A pixel in two
     # overlapping regions appears once per region, crediting each.
@@ -137,9 +138,9 @@ def saturation_pixels(region_mask, saturation_threshold: float, relative: bool) 
     """
     area = int(np.count_nonzero(binary_masks("region_mask", region_mask)))
     if area == 0:
-        raise ValueError("region_mask is empty; a defect region needs at least one pixel")
+        raise ConfigError("region_mask is empty; a defect region needs at least one pixel")
     if saturation_threshold <= 0:
-        raise ValueError(f"saturation_threshold must be positive, got {saturation_threshold!r}")
+        raise ConfigError(f"saturation_threshold must be positive, got {saturation_threshold!r}")
     if relative:
         return max(1, int(saturation_threshold * area))
     return int(min(saturation_threshold, area))
@@ -155,9 +156,12 @@ def load_defects_config(path) -> dict[int, tuple[float, bool]]:
     Returns:
         {pixel_value: (saturation_threshold, relative_saturation)}
     """
-    entries = json.loads(Path(path).read_text())
+    try:
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"path {path}: not a valid UTF-8 JSON file ({error})") from None
     if not isinstance(entries, list):
-        raise ValueError(f"path {path}: expected a JSON list of defect entries")
+        raise ConfigError(f"path {path}: expected a JSON list of defect entries")
     config: dict[int, tuple[float, bool]] = {}
     for entry in entries:
         try:
@@ -166,20 +170,20 @@ def load_defects_config(path) -> dict[int, tuple[float, bool]]:
             threshold = entry["saturation_threshold"]
             relative = entry["relative_saturation"]
         except (KeyError, TypeError) as error:
-            raise ValueError(f"path {path}: entry {entry!r} lacks a required key ({error})") from None
+            raise ConfigError(f"path {path}: entry {entry!r} lacks a required key ({error})") from None
         if isinstance(pixel_value, bool) or not isinstance(pixel_value, int) or not 1 <= pixel_value <= 255:
-            raise ValueError(f"path {path}: {name}: pixel_value must be an integer in 1..255")
+            raise ConfigError(f"path {path}: {name}: pixel_value must be an integer in 1..255")
         if not isinstance(relative, bool):
-            raise ValueError(f"path {path}: {name}: relative_saturation must be true or false")
+            raise ConfigError(f"path {path}: {name}: relative_saturation must be true or false")
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise ValueError(f"path {path}: {name}: saturation_threshold must be a number")
+            raise ConfigError(f"path {path}: {name}: saturation_threshold must be a number")
         # Same bounds the official DefectConfig asserts.
         if relative and not 0 < threshold <= 1:
-            raise ValueError(f"path {path}: {name}: a relative saturation_threshold must be in (0, 1]")
+            raise ConfigError(f"path {path}: {name}: a relative saturation_threshold must be in (0, 1]")
         if not relative and not threshold > 0:
-            raise ValueError(f"path {path}: {name}: saturation_threshold must be positive")
+            raise ConfigError(f"path {path}: {name}: saturation_threshold must be positive")
         if pixel_value in config:
-            raise ValueError(f"path {path}: pixel_value {pixel_value} is used by two defects")
+            raise ConfigError(f"path {path}: pixel_value {pixel_value} is used by two defects")
         config[pixel_value] = (threshold, relative)
     return config
 
@@ -196,12 +200,12 @@ def _saturated_credit(area: int, saturation: float) -> np.ndarray:
 
 def _as_map_list(maps) -> list[np.ndarray]:
     if isinstance(maps, np.ndarray) and maps.ndim == 2:
-        raise ValueError("maps must be (N, H, W) or a sequence of (H, W) maps, got one (H, W) map")
+        raise ConfigError("maps must be (N, H, W) or a sequence of (H, W) maps, got one (H, W) map")
     out = []
     for i, score_map in enumerate(maps):
         score_map = finite_scores(f"maps[{i}]", score_map)
         if score_map.ndim != 2:
-            raise ValueError(f"maps[{i}] must be (H, W), got shape {score_map.shape}")
+            raise ConfigError(f"maps[{i}] must be (H, W), got shape {score_map.shape}")
         out.append(score_map)
     return out
 
@@ -211,20 +215,20 @@ def _as_region_lists(gt_masks_per_image, saturation_thresholds, maps) -> list[li
     gt_masks_per_image = list(gt_masks_per_image)
     saturation_thresholds = list(saturation_thresholds)
     if len(gt_masks_per_image) != len(maps):
-        raise ValueError(f"gt_masks_per_image has {len(gt_masks_per_image)} entries but maps has {len(maps)}")
+        raise ConfigError(f"gt_masks_per_image has {len(gt_masks_per_image)} entries but maps has {len(maps)}")
     if len(saturation_thresholds) != len(maps):
-        raise ValueError(f"saturation_thresholds has {len(saturation_thresholds)} entries but maps has {len(maps)}")
+        raise ConfigError(f"saturation_thresholds has {len(saturation_thresholds)} entries but maps has {len(maps)}")
 
     regions_per_image = []
     for i, (masks, thresholds, score_map) in enumerate(zip(gt_masks_per_image, saturation_thresholds, maps)):
         if isinstance(masks, np.ndarray) and masks.ndim == 2:
-            raise ValueError(
+            raise ConfigError(
                 f"gt_masks_per_image[{i}] is one (H, W) array; pass a list of masks or a (K, H, W) stack"
             )
         masks = [] if masks is None else list(masks)
         thresholds = [] if thresholds is None else np.atleast_1d(np.asarray(thresholds, dtype=np.float64)).tolist()
         if len(thresholds) != len(masks):
-            raise ValueError(
+            raise ConfigError(
                 f"saturation_thresholds[{i}] has {len(thresholds)} values but gt_masks_per_image[{i}] has {len(masks)} masks"
             )
         regions = []
@@ -232,12 +236,12 @@ def _as_region_lists(gt_masks_per_image, saturation_thresholds, maps) -> list[li
             name = f"gt_masks_per_image[{i}][{k}]"
             mask = binary_masks(name, mask)
             if mask.shape != score_map.shape:
-                raise ValueError(f"{name} has shape {mask.shape} but maps[{i}] has shape {score_map.shape}")
+                raise ConfigError(f"{name} has shape {mask.shape} but maps[{i}] has shape {score_map.shape}")
             area = int(np.count_nonzero(mask))
             if area == 0:
-                raise ValueError(f"{name} is empty; a defect region needs at least one pixel")
+                raise ConfigError(f"{name} is empty; a defect region needs at least one pixel")
             if not np.isfinite(threshold) or threshold <= 0:
-                raise ValueError(f"saturation_thresholds[{i}][{k}] must be a positive number of pixels, got {threshold}")
+                raise ConfigError(f"saturation_thresholds[{i}][{k}] must be a positive number of pixels, got {threshold}")
             regions.append((mask, min(threshold, area)))
         regions_per_image.append(regions)
     return regions_per_image

@@ -29,6 +29,7 @@ merge threshold of 1 stops at the first such boundary.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -43,6 +44,7 @@ from .registry import SEGMENTERS
 
 
 @SEGMENTERS.register("feature-cluster")
+@dataclass(repr=False, eq=False)  # the repr below names the backbone; eq=False: compared and hashed by identity, as before
 class FeatureClusterSegmenter(Segmenter):
     """
     Parameters
@@ -71,39 +73,27 @@ class FeatureClusterSegmenter(Segmenter):
     device: where the backbone runs.
     """
 
-    name = "feature-cluster"
+    backbone: str | Backbone = DEFAULT_BACKBONE
+    layers: tuple[str, ...] | None = None
+    max_side: int = 320
+    superpixel_size: int = 8
+    threshold: float = 1.0
+    colour_unit: float = 12.0
+    feature_unit: float = 0.6
+    colour_weight: float = 0.8
+    min_area: float = 0.002
+    min_thickness: int = 3
+    background_like: bool = True
+    device: str = "cpu"
 
-    def __init__(
-        self,
-        backbone: str | Backbone = DEFAULT_BACKBONE,
-        layers: tuple[str, ...] | None = None,
-        max_side: int = 320,
-        superpixel_size: int = 8,
-        threshold: float = 1.0,
-        colour_unit: float = 12.0,
-        feature_unit: float = 0.6,
-        colour_weight: float = 0.8,
-        min_area: float = 0.002,
-        min_thickness: int = 3,
-        background_like: bool = True,
-        device: str = "cpu",
-    ):
-        if not 0 <= colour_weight <= 1:
-            raise ConfigError(f"colour_weight must be in [0, 1], got {colour_weight}")
-        if threshold <= 0:
-            raise ConfigError(f"threshold must be positive, got {threshold}")
-        self.backbone = backbone
-        self.layers = tuple(layers) if layers else None
-        self.max_side = max_side
-        self.superpixel_size = superpixel_size
-        self.threshold = threshold
-        self.colour_unit = colour_unit
-        self.feature_unit = feature_unit
-        self.colour_weight = colour_weight
-        self.min_area = min_area
-        self.min_thickness = min_thickness
-        self.background_like = background_like
-        self.device = device
+    name = "feature-cluster"  # not annotated: the registry name, not a parameter
+
+    def __post_init__(self):
+        if not 0 <= self.colour_weight <= 1:
+            raise ConfigError(f"colour_weight must be in [0, 1], got {self.colour_weight}")
+        if self.threshold <= 0:
+            raise ConfigError(f"threshold must be positive, got {self.threshold}")
+        self.layers = tuple(self.layers) if self.layers else None
 
     def __repr__(self) -> str:
         name = self.backbone if isinstance(self.backbone, str) else self.backbone.name

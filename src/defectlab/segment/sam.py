@@ -21,7 +21,7 @@ Any SAM checkpoint in transformers format loads by hub id or local directory
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -164,6 +164,7 @@ class SamPredictor:
 
 
 @SEGMENTERS.register("sam")
+@dataclass(repr=False, eq=False)  # the repr below is the short one; eq=False: compared and hashed by identity, as before
 class SamSegmenter(Segmenter):
     """
     Parameters
@@ -177,32 +178,28 @@ class SamSegmenter(Segmenter):
     nms_thresh: masks overlapping a better one by more IoU are dropped.
     min_area: masks under this fraction of the image are dropped.
     points_per_batch: prompts decoded at once (memory vs speed).
+    device: where the model runs.
+
+    ``predictor`` is the :class:`SamPredictor` on ``model`` and ``device``.
     """
 
-    name = "sam"
+    model: str | Path = DEFAULT_SAM
+    points_per_side: int = 16
+    pred_iou_thresh: float = 0.88
+    stability_score_thresh: float = 0.95
+    stability_offset: float = 1.0
+    nms_thresh: float = 0.7
+    min_area: float = 0.001
+    points_per_batch: int = 64
+    device: str = "cpu"
+    predictor: SamPredictor = field(init=False)
 
-    def __init__(
-        self,
-        model: str | Path = DEFAULT_SAM,
-        points_per_side: int = 16,
-        pred_iou_thresh: float = 0.88,
-        stability_score_thresh: float = 0.95,
-        stability_offset: float = 1.0,
-        nms_thresh: float = 0.7,
-        min_area: float = 0.001,
-        points_per_batch: int = 64,
-        device: str = "cpu",
-    ):
-        if points_per_side < 1:
-            raise ConfigError(f"points_per_side must be >= 1, got {points_per_side}")
-        self.predictor = SamPredictor(model, device)
-        self.points_per_side = points_per_side
-        self.pred_iou_thresh = pred_iou_thresh
-        self.stability_score_thresh = stability_score_thresh
-        self.stability_offset = stability_offset
-        self.nms_thresh = nms_thresh
-        self.min_area = min_area
-        self.points_per_batch = points_per_batch
+    name = "sam"  # not annotated: the registry name, not a parameter
+
+    def __post_init__(self):
+        if self.points_per_side < 1:
+            raise ConfigError(f"points_per_side must be >= 1, got {self.points_per_side}")
+        self.predictor = SamPredictor(self.model, self.device)
 
     def __repr__(self) -> str:
         return f"SamSegmenter(model={self.predictor.model!r}, points_per_side={self.points_per_side})"

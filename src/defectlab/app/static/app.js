@@ -22,6 +22,8 @@ const state = {
   stroke: null,
   heatOn: false,
   defectTypes: [],
+  modelReady: true, // false while the server still loads the model that reads defect types
+  promptPending: null, // the prompt (as a slug) sent and not answered yet
 };
 
 const overlay = new Overlay();
@@ -85,6 +87,7 @@ async function loadState() {
   showProgress(s.progress);
   $("who").textContent = `labelling as ${s.user}`;
   $("out-dir").textContent = s.out_dir;
+  state.modelReady = s.model.ready;
   for (const w of s.warnings) toast(w, true);
   renderList();
   return s.current || (s.images[0] && s.images[0].id);
@@ -131,12 +134,18 @@ function showProgress(p) {
   $("progress-text").textContent = `${p.done} / ${p.total} done (${p.labelled} labelled, ${p.no_defect} no defect${extra})`;
 }
 
+// The folder name the server makes of a defect type ("Hair crack" -> "hair_crack"), for comparing.
+function slug(text) {
+  return (text || "").normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+}
+
 function setDefectTypes(types) {
   state.defectTypes = types;
   $("defect-types").replaceChildren(
     ...types.map((t) => Object.assign(document.createElement("option"), { value: t }))
   );
-  const current = $("defect-type").value.trim().toLowerCase();
+  const current = slug($("defect-type").value);
   $("type-chips").replaceChildren(
     ...types.map((t) => {
       const b = document.createElement("button");
@@ -170,6 +179,7 @@ async function openImage(id) {
   state.current = id;
   state.info = null;
   state.mask = null;
+  state.promptPending = null;
   viewer.clicks = [];
   renderList();
   setBusy("loading");
@@ -195,6 +205,9 @@ async function openImage(id) {
       }
       stageMessage("");
     }
+    // The field shows what the model uses for this image: its own prompt (kept in its
+    // draft), else the type it was saved with, else the type used last, which then applies.
+    if (ready.prompt) $("defect-type").value = ready.prompt;
     applyState(ready);
     if (state.heatOn) loadHeatmap();
     await syncPrompt();
@@ -221,6 +234,7 @@ function setBusy(value) {
 
 function applyState(s) {
   state.info = { ...(state.info || {}), ...s };
+  if ("model_ready" in s) state.modelReady = s.model_ready;
   const [h, w] = s.mask.size;
   state.mask = decodeRuns(s.mask.counts, w * h);
   overlay.draw(state.mask, opacity());
@@ -251,11 +265,13 @@ function opacity() {
   return Number($("opacity").value) / 100;
 }
 
-function edit(path, body, method = "POST") {
+// onStart runs when the edit's turn comes, just before it is sent.
+function edit(path, body, method = "POST", onStart = null) {
   const id = state.current;
   const ticket = state.opening;
   return enqueue(async () => {
     if (!state.info) return;
+    onStart?.();
     const started = performance.now();
     const s = await api.call(method, `/api/images/${id}/${path}`, body);
     if (ticket !== state.opening) return;
@@ -272,6 +288,7 @@ function clickAt(x, y, positive) {
     toast("still preparing this image…");
     return;
   }
+  if ($("stage").dataset.model === "loading") toast("the click is applied as soon as the model is loaded");
   viewer.clicks = [...viewer.clicks, [x, y, positive]]; // shown at once; the mask follows
   viewer.redraw();
   edit("click", { x, y, positive });
@@ -341,15 +358,35 @@ function chooseDefectType(t) {
   syncPrompt();
 }
 
+// While the server loads the model that reads defect types (once, at start), the
+// prompt waits for it and so do the clicks queued behind it: say so on the stage.
+function modelLoading(on) {
+  $("stage").dataset.model = on ? "loading" : "ready";
+  $("model-status").hidden = !on;
+}
+
 let promptTimer = 0;
 async function syncPrompt() {
   const value = $("defect-type").value.trim();
   $("defect-type").classList.remove("invalid");
   setDefectTypes(state.defectTypes);
-  if (!state.info || !value) return;
-  const wanted = value.toLowerCase().replace(/[^a-z0-9]+/g, " ").trim();
-  if (state.info.prompt === wanted) return;
-  await edit("prompt", { defect_type: value }, "PUT");
+  clearTimeout(promptTimer); // Enter or a chip: the typing timer's call would only repeat this one
+  if (!state.info) return;
+  const wanted = slug(value);
+  if (wanted === (state.promptPending ?? slug(state.info.prompt))) return;
+  state.promptPending = wanted;
+  let waited = false;
+  const onStart = () => {
+    waited = Boolean(wanted) && !state.modelReady;
+    if (waited) modelLoading(true);
+  };
+  try {
+    // An empty field clears the prompt: the model then looks for any defect.
+    await edit("prompt", { defect_type: value || null }, "PUT", onStart);
+  } finally {
+    if (waited) modelLoading(false);
+    if (state.promptPending === wanted) state.promptPending = null;
+  }
 }
 
 // ------------------------------------------------------ fill between clicks

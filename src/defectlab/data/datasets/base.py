@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+from ...errors import ConfigError
 from ..errors import DatasetLayoutError
 from ..sample import Sample
 
@@ -53,7 +54,7 @@ class AnomalyDataset(ABC):
 
     def samples(self, split: str) -> list[Sample]:
         if split not in self.splits:
-            raise ValueError(f"{self.name} has splits {self.splits}, not {split!r}")
+            raise ConfigError(f"{self.name} has splits {self.splits}, not {split!r}")
         return list(self._samples[split])
 
     def train_normals(self) -> list[Path]:
@@ -74,24 +75,54 @@ class AnomalyDataset(ABC):
         sizes = ", ".join(f"{split}={len(self._samples[split])}" for split in self.splits)
         return f"{type(self).__name__}(root={str(self.root)!r}, category={self.category!r}, {sizes})"
 
-    def _resolve_category(self, category: str | None) -> str:
-        available = self.categories(self.root)
+    @classmethod
+    def found_categories(cls, root: str | os.PathLike) -> list[str]:
+        """``categories(root)``, or an error saying what the layout lacks when there are none."""
+        available = cls.categories(root)
         if not available:
             raise DatasetLayoutError(
-                f"no {self.name} categories found in {self.root}; expected {self.layout}"
+                f"no {cls.name} categories found in {root}; expected {cls.layout}{cls.incomplete(Path(root))}"
             )
+        return available
+
+    @classmethod
+    def incomplete(cls, root: Path) -> str:
+        """Why folders under ``root`` that look like categories are not, as text to append to an error."""
+        return ""
+
+    def _resolve_category(self, category: str | None) -> str:
+        available = self.found_categories(self.root)
         if category is None:
             if len(available) == 1:
                 return available[0]
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name} at {self.root} has several categories; pass category= one of {', '.join(available)}"
             )
         if category not in available:
             raise DatasetLayoutError(
                 f"{self.name} category {category!r} not found in {self.root}; "
-                f"available: {', '.join(available)} (expected {self.layout})"
+                f"available: {', '.join(available)} (expected {self.layout}){self.incomplete(self.root)}"
             )
         return category
+
+
+SPLIT_FOLDERS = ("train", "test")
+
+
+def split_categories(root: Path) -> list[str]:
+    """Subfolders of ``root`` holding both train/ and test/: the categories of the MVTec layouts."""
+    return [p.name for p in subfolders(root) if all((p / split).is_dir() for split in SPLIT_FOLDERS)]
+
+
+def missing_splits(root: Path) -> str:
+    """"; bottle/ has no test/ folder" for every subfolder that holds one split folder but not the other."""
+    notes = []
+    for folder in subfolders(root):
+        present = [split for split in SPLIT_FOLDERS if (folder / split).is_dir()]
+        if present and len(present) < len(SPLIT_FOLDERS):
+            absent = [split for split in SPLIT_FOLDERS if split not in present]
+            notes.append(f"{folder / absent[0]} is missing")
+    return "".join(f"; {note}" for note in notes)
 
 
 def subfolders(folder: Path) -> list[Path]:
@@ -108,3 +139,19 @@ def require_folder(folder: Path, what: str) -> Path:
 def good_first(folders: list[Path]) -> list[Path]:
     """Normal images first, then defect types alphabetically: a stable, readable order."""
     return sorted(folders, key=lambda p: (p.name != "good", p.name))
+
+
+class SplitFolders:
+    """Mixin of the MVTec layouts: a category is a folder with train/ and test/ in it."""
+
+    known_categories: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def categories(cls, root: str | os.PathLike | None = None) -> list[str]:
+        if root is None:
+            return list(cls.known_categories)
+        return split_categories(Path(root))
+
+    @classmethod
+    def incomplete(cls, root: Path) -> str:
+        return missing_splits(root)

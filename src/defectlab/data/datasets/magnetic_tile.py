@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ...errors import ConfigError
 from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
@@ -85,9 +86,12 @@ class MagneticTile(AnomalyDataset):
         return list_images(imgs, exclude="*.png")
 
     def _split_normals(self, normals: list[Path]) -> tuple[list[Path], list[Path]]:
+        if len(normals) < 2:
+            raise DatasetLayoutError(f"{self.root / _NORMAL_FOLDER / 'Imgs'} holds {len(normals)} normal image(s); "
+                                     "the train/test split needs at least 2")
         n_train = len(normals) // 2 if self.n_train is None else self.n_train
         if not 0 < n_train < len(normals):
-            raise ValueError(
+            raise ConfigError(
                 f"n_train must leave at least one normal image for each split: "
                 f"got {n_train} of the {len(normals)} images in {_NORMAL_FOLDER}"
             )

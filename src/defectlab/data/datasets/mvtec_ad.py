@@ -11,32 +11,25 @@ pixel metrics quietly count that defect as background, so it is an error.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
-from .base import AnomalyDataset, good_first, require_folder, subfolders
+from .base import AnomalyDataset, SplitFolders, good_first, require_folder, subfolders
 from .registry import DATASETS
 
 __all__ = ["MVTecAD"]
 
 
 @DATASETS.register("mvtec-ad")
-class MVTecAD(AnomalyDataset):
+class MVTecAD(SplitFolders, AnomalyDataset):
     name = "MVTec AD"
     layout = "ROOT/<category>/{train/good, test/<type>, ground_truth/<type>/<name>_mask.png}"
     known_categories = (
         "bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut",
         "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper",
     )  # fmt: skip
-
-    @classmethod
-    def categories(cls, root: str | os.PathLike | None = None) -> list[str]:
-        if root is None:
-            return list(cls.known_categories)
-        return [p.name for p in subfolders(Path(root)) if (p / "train").is_dir() and (p / "test").is_dir()]
 
     def _scan(self) -> dict[str, list[Sample]]:
         folder = self.root / self.category

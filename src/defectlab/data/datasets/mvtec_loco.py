@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
-from .base import AnomalyDataset, good_first, require_folder, subfolders
+from .base import AnomalyDataset, SplitFolders, good_first, require_folder, subfolders
 from .registry import DATASETS
 
 __all__ = ["MVTecLOCO"]
@@ -32,7 +32,7 @@ _KINDS = {"logical_anomalies": "logical", "structural_anomalies": "structural"}
 
 
 @DATASETS.register("mvtec-loco")
-class MVTecLOCO(AnomalyDataset):
+class MVTecLOCO(SplitFolders, AnomalyDataset):
     name = "MVTec LOCO AD"
     splits = ("train", "validation", "test")
     layout = (
@@ -44,12 +44,6 @@ class MVTecLOCO(AnomalyDataset):
     def __init__(self, root: str | os.PathLike, category: str | None = None) -> None:
         super().__init__(root, category)
         self.defects_config: list[dict] = self._read_defects_config()
-
-    @classmethod
-    def categories(cls, root: str | os.PathLike | None = None) -> list[str]:
-        if root is None:
-            return list(cls.known_categories)
-        return [p.name for p in subfolders(Path(root)) if (p / "train").is_dir() and (p / "test").is_dir()]
 
     @property
     def defects_by_pixel_value(self) -> dict[int, dict]:

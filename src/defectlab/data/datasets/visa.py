@@ -18,6 +18,7 @@ description from the object's image_anno.csv when that file is present
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from pathlib import Path
@@ -92,7 +93,7 @@ def _read_split_csv(root: Path) -> list[tuple[int, dict[str, str]]]:
             f"VisA split file not found: {path}; defectlab follows the official 1cls protocol, "
             "so ROOT must be the extracted VisA release containing split_csv/1cls.csv"
         )
-    with path.open(newline="", encoding="utf-8") as handle:
+    with _csv_errors(path), path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         absent = [column for column in _COLUMNS if column not in (reader.fieldnames or [])]
         if absent:
@@ -105,11 +106,20 @@ def _read_split_csv(root: Path) -> list[tuple[int, dict[str, str]]]:
         ]
 
 
+@contextlib.contextmanager
+def _csv_errors(path: Path):
+    """A file that is not UTF-8 CSV text is a layout error that names the file, not a bare codec error."""
+    try:
+        yield
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DatasetLayoutError(f"cannot read {path}: {err}; expected a UTF-8 CSV file") from err
+
+
 def _read_image_anno(path: Path) -> dict[str, str]:
     """ROOT-relative image path -> defect description, from an object's image_anno.csv if present."""
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as handle:
+    with _csv_errors(path), path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if not {"image", "label"} <= set(reader.fieldnames or []):
             return {}  # only an optional nicety; a file we cannot interpret just means generic names

@@ -83,14 +83,13 @@ class Sam2Propagator(Propagator):
 
     def __init__(self, model: str | Path = "facebook/sam2.1-hiera-tiny", device: str = "cpu", **kwargs):
         super().__init__(**kwargs)
-        try:
+        from ...backbones.loading import explained_import, from_pretrained
+
+        with explained_import(  # older transformers have no SAM 2 video model
+            "the sam2 propagator needs transformers with Sam2VideoModel (>= 4.56); "
+            "upgrade transformers or use --aligner hungarian"
+        ):
             from transformers import Sam2VideoModel
-        except ImportError as err:  # pragma: no cover - depends on the transformers version
-            raise ImportError(
-                "the sam2 propagator needs transformers with Sam2VideoModel (>= 4.56); "
-                "upgrade transformers or use --aligner hungarian"
-            ) from err
-        from ...backbones.loading import from_pretrained
 
         self.model = from_pretrained(Sam2VideoModel, model).to(device).eval()
         self.device = device
