@@ -6,6 +6,7 @@ give them (tests/_util), not in a test file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,8 @@ def fit_on_folder(model: str) -> PatchKNNDetector:
 
 
 def make_job_data(root: Path, n_images: int = 8, bad: str | None = "img_03_bad.png") -> tuple[Path, Path]:
-    """(normal, images): 3 normal surfaces and ``n_images`` to score, every other one with a defect,
-    and ``bad`` (a file that is not an image) among them."""
+    """(normal, images): 3 normal surfaces and ``n_images`` + 1 to score, every other one with a
+    defect, and ``bad`` (a file that is not an image) among them."""
     rng = np.random.default_rng(3)
     normal, images = root / "normal", root / "images"
     for i in range(3):
@@ -36,6 +37,8 @@ def make_job_data(root: Path, n_images: int = 8, bad: str | None = "img_03_bad.p
         if i % 2:
             pixels = add_defect(pixels, "scratch", rng)[0]
         save_png_atomic(images / f"img_{i:02d}.png", pixels)
+    # A name that is not UTF-8: listed, opened and written as plain detect does.
+    save_png_atomic(images / os.fsdecode(b"img_\xff.png"), surface(rng, IMAGE_SIZE))
     if bad:
         (images / bad).write_bytes(b"not an image")
     return normal, images

@@ -58,3 +58,8 @@ def test_missing_input_and_a_single_image_are_refused(tmp_path, folder):
         parse_inputs(str(tmp_path / "nope"))
     with pytest.raises(ConfigError, match="one image"):
         parse_inputs(str(folder / "b.png"))
+
+
+def test_a_name_that_is_not_utf8_comes_through_as_the_file_systems_own(tmp_path):
+    (tmp_path / "list.txt").write_bytes(b"/data/caf\xe9.png\n")
+    assert [os.fsencode(p) for p in listed(parse_inputs(str(tmp_path / "list.txt")))] == [b"/data/caf\xe9.png"]

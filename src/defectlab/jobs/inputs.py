@@ -14,7 +14,9 @@ Relative paths (the folder, the glob, a list's lines) are relative to the
 directory the command runs in, as for any command-line tool. A Ray worker
 runs elsewhere, so every path carries that directory (``Inputs.cwd``) with it
 and :func:`open_path` joins them; the ``image`` column keeps the path as
-listed.
+listed, as :func:`~defectlab.data.names.path_text` writes it (the text
+plain ``detect`` writes). A name that is not UTF-8 is listed as Python
+hands it over (with surrogates), so it still opens; only its text is escaped.
 
 Nothing here holds the whole listing: a list file is split into byte ranges
 read independently (a line belongs to the range its first byte lies in), a
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..data.io import IMAGE_EXTENSIONS
+from ..data.formats import IMAGE_EXTENSIONS
 from ..errors import ConfigError
 
 # A list file is read in pieces of this size: 16 MiB holds about 200,000
@@ -114,7 +116,7 @@ def _lines(path: str, start: int, end: int) -> Iterator[str]:
             if not line:
                 return
             position += len(line)
-            # An undecodable name becomes a path that does not exist: one error row, not a failed job.
-            text = line.decode("utf-8", errors="replace").strip()
+            # Bytes that are not UTF-8 come through as the file system's own name for them.
+            text = os.fsdecode(line).strip()
             if text:
                 yield text

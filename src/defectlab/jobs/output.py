@@ -68,7 +68,7 @@ DIGEST_BYTES = 16  # 128-bit: no collision in any number of images a job will se
 
 def image_digest(image: str) -> bytes:
     """What identifies an image in the done set: a digest of its path as listed."""
-    return hashlib.blake2b(image.encode("utf-8", errors="surrogatepass"), digest_size=DIGEST_BYTES).digest()
+    return hashlib.blake2b(image.encode("utf-8"), digest_size=DIGEST_BYTES).digest()
 
 
 def digest_array(images: Iterable[str]) -> np.ndarray:

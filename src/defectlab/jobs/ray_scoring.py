@@ -47,6 +47,7 @@ from ray.data.datasource import Datasource, ReadTask
 import defectlab
 
 from ..data.io import atomic_write, load_image
+from ..data.names import path_text
 from ..errors import ConfigError, DefectlabError
 from .inputs import Inputs, Piece, open_path, parse_inputs
 from .output import SCHEMA, ScoreStore, Totals, contains, digest_array, image_digest
@@ -172,7 +173,8 @@ class PathSource(Datasource):
     def get_read_tasks(self, parallelism: int, per_task_row_limit=None, data_context=None) -> list[ReadTask]:
         meta = BlockMetadata(num_rows=None, size_bytes=None, input_files=None, exec_stats=None)
         return [ReadTask(_reader(piece, self.done_ref, self.block_rows), meta,
-                         schema=pa.schema([("image", pa.string())])) for piece in self.pieces]
+                         schema=pa.schema([("image", pa.string()), ("source", pa.binary())]))
+                for piece in self.pieces]
 
 
 def _reader(piece: Piece, done_ref, block_rows: int) -> Callable[[], Iterator[pa.Table]]:
@@ -180,10 +182,15 @@ def _reader(piece: Piece, done_ref, block_rows: int) -> Callable[[], Iterator[pa
         done = ray.get(done_ref) if done_ref is not None else np.zeros(0, "S16")
         paths = piece.paths()
         while block := list(itertools.islice(paths, block_rows)):
+            # ``image`` is the path as text (what the rows and the done set hold),
+            # ``source`` its bytes, from which any name opens, UTF-8 or not.
+            images = [path_text(p) for p in block]
             if len(done):
-                block = [p for p, seen in zip(block, contains(done, digest_array(block))) if not seen]
+                keep = ~contains(done, digest_array(images))
+                block, images = [p for p, k in zip(block, keep) if k], [i for i, k in zip(images, keep) if k]
             if block:
-                yield pa.table({"image": pa.array(block, pa.string())})
+                yield pa.table({"image": pa.array(images, pa.string()),
+                                "source": pa.array([os.fsencode(p) for p in block], pa.binary())})
 
     return read
 
@@ -207,13 +214,14 @@ class Scorer:
         self.cwd, self.maps_dir = cwd, maps_dir
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = [self._score(image) for image in batch.column("image").to_pylist()]
+        rows = [self._score(image, os.fsdecode(source))
+                for image, source in zip(batch.column("image").to_pylist(), batch.column("source").to_pylist())]
         return pa.Table.from_pylist(rows, schema=SCHEMA)
 
-    def _score(self, image: str) -> dict:
+    def _score(self, image: str, source: str) -> dict:
         row = {"image": image, "score": None, "anomalous": None, "error": None, "map": None}
         try:
-            pred = self.detector.predict([load_image(open_path(image, self.cwd))])[0]
+            pred = self.detector.predict([load_image(open_path(source, self.cwd))])[0]
         except DefectlabError as err:  # ImageLoadError and ImageNotFoundError among them
             row["error"] = f"{type(err).__name__}: {err}"
             return row
