@@ -63,3 +63,13 @@ def test_missing_input_and_a_single_image_are_refused(tmp_path, folder):
 def test_a_name_that_is_not_utf8_comes_through_as_the_file_systems_own(tmp_path):
     (tmp_path / "list.txt").write_bytes(b"/data/caf\xe9.png\n")
     assert [os.fsencode(p) for p in listed(parse_inputs(str(tmp_path / "list.txt")))] == [b"/data/caf\xe9.png"]
+
+
+def test_the_images_flag_is_checked_while_parsing(tmp_path, folder):
+    import argparse
+
+    from defectlab.cli.detect_ray import image_source
+
+    assert image_source(str(folder)) == folder
+    with pytest.raises(argparse.ArgumentTypeError, match="no such folder"):
+        image_source(str(tmp_path / "nope"))

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..jobs.inputs import parse_inputs
+from . import arguments
 
 
 def add_ray_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,11 +26,12 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
                    help="join this Ray cluster (auto: the one `ray start` runs here); default: start a local "
                         "Ray on 127.0.0.1 for the job and stop it after")
-    g.add_argument("--workers", type=int, default=None,
+    g.add_argument("--workers", type=arguments.positive_int, default=None,
                    help="scoring actors, each holding the model (default: one per --worker-threads CPUs)")
-    g.add_argument("--worker-threads", type=int, default=1,
+    g.add_argument("--worker-threads", type=arguments.positive_int, default=1,
                    help="CPUs and torch/faiss threads per worker (default: %(default)s)")
-    g.add_argument("--batch-size", type=int, default=16, help="images per call to a worker (default: %(default)s)")
+    g.add_argument("--batch-size", type=arguments.positive_int, default=16,
+                   help="images per call to a worker (default: %(default)s)")
     g.add_argument("--save-maps", action="store_true",
                    help="save each anomaly map as OUT/maps/<name>-<hash>.npy (float32, image resolution)")
     g.add_argument("--ship-model", action="store_true",
@@ -36,13 +39,19 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
                         "read --model themselves, so it must be on storage they all see)")
 
 
+def image_source(text: str) -> Path:
+    """``--images`` of detect, checked while parsing: a folder, a glob or a text file of paths.
+    (The single-process engine takes a folder only and says so when given another.)"""
+    try:
+        parse_inputs(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return Path(text)
+
+
 def run_ray(args: argparse.Namespace, model_path, loader=None) -> int:
     """Run the job the parsed ``args`` describe with the model at ``model_path``; ``loader`` defaults
     to ``defectlab.detect.load_detector``."""
-    for name in ("workers", "worker_threads", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if importlib.util.find_spec("ray") is None:
         raise ConfigError('--engine ray needs Ray: pip install "defectlab[scale]"')
     from ..jobs import ray_scoring

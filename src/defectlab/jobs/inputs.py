@@ -85,9 +85,9 @@ def parse_inputs(spec: str | os.PathLike, cwd: str | None = None) -> Inputs:
         return Inputs("glob", spec, cwd)
     if os.path.isfile(where):
         if Path(spec).suffix.lower() in IMAGE_EXTENSIONS:
-            raise ConfigError(f"--images {spec} is one image; pass its folder, a glob, or a text file listing paths")
+            raise ConfigError(f"{spec} is one image: pass its folder, a glob, or a text file listing paths")
         return Inputs("list", spec, cwd)
-    raise ConfigError(f"--images {spec}: no such folder or file, and not a glob (a pattern with * ? or [ in it)")
+    raise ConfigError(f"{spec}: no such folder or file, and not a glob (a pattern with * ? or [ in it)")
 
 
 def open_path(image: str, cwd: str) -> str:
