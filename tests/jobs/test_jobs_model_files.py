@@ -1,11 +1,16 @@
-"""Which files make up a model, for the driver's early check and for --ship-model (no Ray session)."""
+"""Which files make up a model (the driver's early check, --ship-model), and which addresses are loopback (no Ray session)."""
 
 import pytest
 
 pytest.importorskip("ray")
 
 from defectlab.errors import ConfigError  # noqa: E402
-from defectlab.jobs.ray_scoring import _check_model_exists, _read_model_files, _write_model_files  # noqa: E402
+from defectlab.jobs.ray_scoring import (  # noqa: E402
+    _check_model_exists,
+    _is_loopback,
+    _read_model_files,
+    _write_model_files,
+)
 
 
 @pytest.mark.parametrize("given", ["tiles", "tiles.json", "tiles.safetensors"])
@@ -29,3 +34,9 @@ def test_a_folder_model_is_shipped_as_a_folder(tmp_path):
 def test_a_missing_model_fails_before_any_worker_starts(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         _check_model_exists(str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize("address, loopback", [("127.0.0.1:6379", True), ("localhost:6379", True),
+                                                ("[::1]:6379", True), ("10.0.0.5:6379", False), ("auto", False)])
+def test_a_head_on_loopback_is_joined_on_loopback(address, loopback):
+    assert _is_loopback(address) is loopback

@@ -20,7 +20,7 @@ bug and stops the job.
 
 Without an address, a local Ray is started for the job and stopped after it:
 on 127.0.0.1 only, no dashboard, ``workers * worker_threads`` CPUs. With one
-(``"auto"``, ``"HOST:PORT"``, ``"ray://..."``) the job joins that cluster and
+(``"auto"``, ``"HOST:PORT"``) the job joins that cluster and
 leaves it running. When Ray is already initialised in this process, the job
 uses that session as it is (tests, notebooks).
 """
@@ -294,10 +294,13 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, **init_
     if ray.is_initialized():
         yield
         return
-    if address is not None:
-        ray.init(address=address, **init_kwargs)
-    else:
+    if address is None:
         start_local_ray(num_cpus, **init_kwargs)
+    else:
+        # A head on this machine's loopback (``ray start --head`` with the same
+        # switch): without it Ray would rewrite 127.0.0.1 to the machine's address.
+        with _loopback_only() if _is_loopback(address) else contextlib.nullcontext():
+            ray.init(address=address, **init_kwargs)
     try:
         yield
     finally:
@@ -307,19 +310,25 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, **init_
 def start_local_ray(num_cpus: int | None = None, **init_kwargs) -> None:
     """``ray.init`` of a one-machine session on 127.0.0.1 only, without dashboard, whose workers
     import the same ``defectlab`` as this process."""
+    here = str(Path(defectlab.__file__).resolve().parents[1])
+    # The Ray processes started here inherit the environment: the workers' import path with it.
+    with _loopback_only({"PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}):
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **init_kwargs)
+
+
+@contextlib.contextmanager
+def _loopback_only(extra_env: dict | None = None) -> Iterator[None]:
+    """:data:`LOCAL_ENV` (and ``extra_env``) while Ray starts or connects; as they were afterwards."""
     from ray._private import ray_constants
 
-    here = str(Path(defectlab.__file__).resolve().parents[1])
-    env = {**LOCAL_ENV, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+    env = {**LOCAL_ENV, **(extra_env or {})}
     saved_env = {name: os.environ.get(name) for name in env}
     saved_switch = ray_constants.ENABLE_RAY_CLUSTER
-    # The switch is read when ray is imported, and ray is imported already:
-    # set it for this process too; the Ray processes started below inherit
-    # the environment, and with it the workers' import path.
+    # The switch is read when ray is imported, and ray is imported already: set it here too.
     os.environ.update(env)
     ray_constants.ENABLE_RAY_CLUSTER = False
     try:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **init_kwargs)
+        yield
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = saved_switch
         for name, value in saved_env.items():
@@ -327,6 +336,11 @@ def start_local_ray(num_cpus: int | None = None, **init_kwargs) -> None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]") or address
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def _summary(result: JobResult, model: str, inputs: Inputs, threshold: float | None, save_maps: bool) -> str:
