@@ -119,6 +119,11 @@ class PatchEmbedder:
 def upsample_map(patch_map: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
     """Patch grid -> image-size map, bilinear then Gaussian (the field's convention)."""
     full = cv2.resize(patch_map.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return smooth_map(full, sigma)
+
+
+def smooth_map(full: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of an image-size map (``sigma`` in pixels; 0 = none); exported models smooth with it too."""
     if sigma > 0:
         full = cv2.GaussianBlur(full, (0, 0), sigmaX=sigma, sigmaY=sigma)
     return full

@@ -23,12 +23,37 @@ def normalise(features: np.ndarray) -> np.ndarray:
     return features / np.maximum(norms, 1e-8)
 
 
+def greedy_coreset(bank: np.ndarray, size: int) -> np.ndarray:
+    """Indices of ``size`` rows chosen by greedy k-centre (PatchCore's coreset), first row first.
+
+    Each step adds the row farthest from those chosen, so every row left out
+    has a chosen row near it: the largest such distance, the coverage radius,
+    bounds how much farther a query's nearest chosen row can be than its
+    nearest row. Distances are between unit rows, the metric the index searches.
+    """
+    unit = torch.from_numpy(normalise(bank))
+    size = max(1, min(int(size), len(unit)))
+    chosen = torch.zeros(size, dtype=torch.long)
+    # 1 - cosine similarity is half the squared distance between unit rows: the same order
+    nearest = 1.0 - unit @ unit[0]
+    for i in range(1, size):
+        chosen[i] = int(torch.argmax(nearest))
+        nearest = torch.minimum(nearest, 1.0 - unit @ unit[chosen[i]])
+    return chosen.numpy()
+
+
 class CosineIndex:
-    def __init__(self, bank: np.ndarray, device: str | torch.device = "cpu", backend: str = "auto"):
-        """``backend``: "faiss", "torch", or "auto" (faiss on the CPU, torch elsewhere)."""
+    def __init__(self, bank: np.ndarray, device: str | torch.device = "cpu", backend: str = "auto",
+                 normalised: bool = False):
+        """``backend``: "faiss", "torch", or "auto" (faiss on the CPU, torch elsewhere).
+
+        ``normalised``: the rows are this class's own unit rows (``index.bank`` of a
+        saved detector); they are kept bit for bit, so a reloaded bank scores exactly
+        as the saved one.
+        """
         if bank.ndim != 2 or len(bank) == 0:
             raise ConfigError(f"memory bank must be a non-empty (N, D) array, got shape {bank.shape}")
-        self.bank = normalise(bank)
+        self.bank = np.ascontiguousarray(bank, dtype=np.float32) if normalised else normalise(bank)
         self.device = torch.device(device)
         if backend not in ("auto", "faiss", "torch"):
             raise ConfigError(f"backend must be 'auto', 'faiss' or 'torch', got {backend!r}")
@@ -56,3 +81,21 @@ class CosineIndex:
     def distance(self, queries: np.ndarray) -> np.ndarray:
         """Cosine distance of every query to its nearest bank entry, (M,)."""
         return self.search(queries, 1)[0][:, 0]
+
+    def distance_outside(self, queries: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Cosine distance of every query to its nearest bank entry outside rows ``start:stop``, (M,).
+
+        Leave-one-out in one pass: when the bank holds each image's rows
+        contiguously, an image's patches are searched against the others
+        without building an index of the others (exact; rebuilding one per
+        image made leave-one-out cost grow with the square of the image count).
+        """
+        if start <= 0 and stop >= len(self.bank):
+            raise ConfigError("leave-one-out needs bank rows outside the left-out ones")
+        bank = torch.from_numpy(self.bank) if self.use_faiss else self.gpu_bank
+        parts = [p for p in (bank[:start], bank[stop:]) if len(p)]
+        q = torch.from_numpy(normalise(queries)).to(bank.device)
+        # Queries in chunks keep the similarity block near 64 MB whatever the bank size.
+        rows = max(1, (1 << 24) // len(bank))
+        best = [torch.stack([(chunk @ p.T).amax(1) for p in parts]).amax(0) for chunk in q.split(rows)]
+        return 1.0 - torch.cat(best).cpu().numpy()

@@ -14,7 +14,9 @@ import sys
 from ..errors import DefectlabError
 
 COMMANDS = (
+    "defectlab.cli.fit",  # fit: fit once and save
     "defectlab.cli.detect",  # detect: score a folder
+    "defectlab.cli.export",  # export: a saved model to ONNX
     "defectlab.cli.evaluate",  # evaluate: few-shot benchmark on a dataset
     "defectlab.cli.demo",  # demo: the offline main job
     "defectlab.cli.click_train",  # click-train: train the ADClick head

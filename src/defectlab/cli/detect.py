@@ -13,8 +13,13 @@ from .detector_args import add_detector_arguments, detector_kwargs
 
 def register(sub) -> None:
     p = sub.add_parser("detect", help="score images against a few normal images; write scores and heat maps",
-                       description="Fit a few-shot detector on --normal images and score every image in --images.")
-    p.add_argument("--normal", required=True, type=arguments.folder, help="folder of normal (defect-free) images")
+                       description="Fit a few-shot detector on --normal images (or load one saved by "
+                                   "`defectlab fit` / `defectlab export` with --model) and score every image in --images.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--normal", type=arguments.folder, help="folder of normal (defect-free) images to fit on")
+    source.add_argument("--model", type=Path, default=None,
+                        help="a fitted model from `defectlab fit` (MODEL, .json or .safetensors) or a .onnx file "
+                             "from `defectlab export`; the detector options below are then ignored")
     p.add_argument("--images", required=True, type=arguments.folder, help="folder of images to score")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
     p.add_argument("--threshold", type=arguments.finite_float, default=None,
@@ -28,7 +33,7 @@ def run_detect(args: argparse.Namespace) -> int:
     try:
         summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args), method=args.method,
                                 threshold=args.threshold, skip_bad=args.skip_bad,
-                                class_maps=getattr(args, "class_maps", False))
+                                class_maps=getattr(args, "class_maps", False), model=args.model)
     except ImageLoadError as err:
         raise ImageLoadError(f"{err} (with defectlab detect, --skip-bad skips unreadable files)") from err
     print(summary)

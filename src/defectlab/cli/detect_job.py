@@ -23,14 +23,14 @@ from tqdm.auto import tqdm
 
 from ..data.io import list_images, load_images, save_png_atomic, write_text_atomic
 from ..data.names import output_names, path_text
-from ..detect import create_detector
+from ..detect import create_detector, load_detector
 from ..detect.html_report import ReportRow, html_report
 from ..detect.visualize import drawable, side_by_side
 from ..errors import DataError
 
 
 def detect_folder(
-    normal_dir: Path,
+    normal_dir: Path | None,
     images_dir: Path,
     out: Path,
     detector_kwargs: dict,
@@ -38,15 +38,22 @@ def detect_folder(
     threshold: float | None = None,
     skip_bad: bool = False,
     class_maps: bool = False,
+    model: Path | None = None,
 ) -> str:
+    """Score ``images_dir`` with a detector fitted on ``normal_dir``, or loaded from ``model`` (then fit is skipped)."""
     on_error = "skip" if skip_bad else "raise"
-    normal_arrays, normal_paths = load_images(list_images(normal_dir), on_error=on_error)
-    if not normal_arrays:
-        raise DataError(f"none of the normal images in {path_text(normal_dir)} can be read")
     image_paths = list_images(images_dir)
     out_names = dict(zip(image_paths, output_names(image_paths)))
     start = time.perf_counter()
-    detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
+    if model is not None:
+        detector = load_detector(model)
+        source = f"model {path_text(model)} ({type(detector).__name__})"
+    else:
+        normal_arrays, normal_paths = load_images(list_images(normal_dir), on_error=on_error)
+        if not normal_arrays:
+            raise DataError(f"none of the normal images in {path_text(normal_dir)} can be read")
+        detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
+        source = f"{len(normal_paths)} normal images from {path_text(normal_dir)}; method {method} {detector_kwargs}"
     fit_seconds = time.perf_counter() - start
     if threshold is None:
         # Leave-one-out over the normal images: the highest score a normal image
@@ -92,11 +99,10 @@ def detect_folder(
     summary = "\n".join([
         "# defectlab detect",
         "",
-        f"- normal images: {len(normal_paths)} from {path_text(normal_dir)}",
+        f"- detector: {source}",
         f"- scored images: {len(results)} from {path_text(images_dir)}",
-        f"- method: {method} {detector_kwargs}",
         f"- threshold: {'none' if threshold is None else f'{threshold:.4f}'}; flagged {n_flagged} of {len(results)}",
-        f"- time: fit {fit_seconds:.1f} s, scoring {predict_seconds:.1f} s "
+        f"- time: {'load' if model is not None else 'fit'} {fit_seconds:.1f} s, scoring {predict_seconds:.1f} s "
         f"({len(results) / max(predict_seconds, 1e-9):.1f} images/s)",
         "",
         "Most anomalous:",

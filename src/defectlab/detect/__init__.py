@@ -7,7 +7,9 @@ this package imports them all, so ``DETECTORS.names()`` is complete.
 from ..errors import NotFittedError
 from .base import DETECTORS, Detector, Prediction, clone, create_detector
 from .compositional import CompositionalDetector
+from .load import load_detector
+from .onnx_runtime import OnnxDetector
 from .patch_knn import PatchKNNDetector
 
 __all__ = ["DETECTORS", "Detector", "NotFittedError", "Prediction", "clone", "create_detector",
-           "PatchKNNDetector", "CompositionalDetector"]
+           "PatchKNNDetector", "CompositionalDetector", "OnnxDetector", "load_detector"]

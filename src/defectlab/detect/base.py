@@ -11,11 +11,15 @@
   image against the others; ``None`` with a single normal image).
 - ``predict(images)`` returns one :class:`Prediction` per image; images are
   anything :func:`defectlab.data.load_image` accepts: paths, PIL images or arrays.
+- ``save(path)`` writes the fitted detector (:mod:`.persist`: safetensors +
+  JSON, no pickle); :func:`defectlab.detect.load_detector` reads it back and
+  scores as the saved one did, without the normal images.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +27,11 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
+from ..backbones import Backbone
 from ..errors import ConfigError, NotFittedError
 from ..registry import Registry
+from . import persist
+from .threshold import false_alarm_threshold
 
 DETECTORS: Registry["Detector"] = Registry("detection method")
 T = TypeVar("T")
@@ -63,13 +70,45 @@ class Detector(ABC):
         """Each normal image of the last fit scored against the others
         (leave-one-out), from what fit() computed; [] with fewer than two."""
 
+    @abstractmethod
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """What fit() learnt, as (JSON values, arrays): with the parameters, all that predict() needs."""
+
+    @abstractmethod
+    def _restore(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Set the fitted attributes from what :meth:`_state` returned."""
+
     def predict_one(self, image) -> Prediction:
         return self.predict([image])[0]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``path`` .safetensors + .json; returns the .safetensors path.
+
+        A backbone passed as an object is saved by its name (registry name,
+        hub id or directory), from which it is loaded again.
+        """
+        state, arrays = self._state()
+        return persist.write_model(path, self._method_name(), self._saved_params(),
+                                   {**state, "threshold": self.threshold_}, arrays)
+
+    def _saved_params(self) -> dict[str, Any]:
+        return {k: v.name if isinstance(v, Backbone) else v for k, v in self.get_params().items()}
+
+    def _method_name(self) -> str:
+        for name in DETECTORS:
+            if DETECTORS.get(name) is type(self):
+                return name
+        raise ConfigError(f"{type(self).__name__} is not registered in DETECTORS, so it cannot be loaded back")
 
     # -- the fitted threshold ----------------------------------------------
     def _set_threshold(self) -> None:
         """Called at the end of ``fit``: the highest leave-one-out normal score."""
         self.threshold_ = max(self.normal_scores(), default=None)
+
+    def threshold_at(self, false_alarm_rate: float) -> float | None:
+        """The threshold for a chosen false-alarm rate on normal images, from the same
+        leave-one-out scores (no refit; :func:`defectlab.detect.threshold.false_alarm_threshold`)."""
+        return false_alarm_threshold(self.normal_scores(), false_alarm_rate)
 
     def _check_fitted(self, attribute: str, what: str = "predict()") -> None:
         if getattr(self, attribute, None) is None:

@@ -39,9 +39,9 @@ from ..backbones.resize import Resizer
 from ..data.io import load_image
 from ..errors import ConfigError
 from ..segment import View, create_aligner, create_segmenter
-from ..segment.aligners.base import Aligner
+from ..segment.aligners.base import Aligner, ClassMap
 from ..segment.base import Segmentation, Segmenter
-from . import explain, fusion
+from . import explain, fusion, persist
 from .base import DETECTORS, Detector, Prediction, source_name
 from .descriptors import DESCRIPTORS, STRUCTURAL, Parse, create_descriptors, resolve
 
@@ -97,7 +97,8 @@ class CompositionalDetector(Detector):
         backbone (and SAM) run.
 
     Fitted attributes: ``resizer_`` (also set by :meth:`observe` before a
-    fit), ``aligner_`` (fitted on the reference), ``normal_parses_``,
+    fit), ``reference_view_`` (the reference shot's image, parts and
+    features), ``aligner_`` (fitted on it), ``normal_parses_``,
     ``descriptors_`` (fitted on all normal images), ``weights_`` (the fusion
     weight of each descriptor), ``loo_scores_`` (each descriptor's raw
     leave-one-out scores of the normal images; empty with one) and
@@ -212,8 +213,8 @@ class CompositionalDetector(Detector):
         if not all(isinstance(x, Observation) for x in normal_images):
             self.resizer_ = None  # a new support set decides the working size afresh
         observations = self.observe(normal_images)
-        self.aligner_ = create_aligner(self.aligner, **(self.aligner_kwargs or {}))
-        self.aligner_.fit(observations[self.reference].view())
+        self.reference_view_ = observations[self.reference].view()
+        self.aligner_ = create_aligner(self.aligner, **(self.aligner_kwargs or {})).fit(self.reference_view_)
         self.normal_parses_ = [self._parse(o)[0] for o in observations]
         make = lambda: create_descriptors(names, options)  # noqa: E731
         if len(self.normal_parses_) >= 2:
@@ -223,6 +224,37 @@ class CompositionalDetector(Detector):
         self.descriptors_ = [d.fit(self.normal_parses_) for d in make()]
         self._set_threshold()
         return self
+
+    def _state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The normal parses and the reference's segments: descriptors and aligner refit from them
+        exactly as fit() fitted them; fusion weights and leave-one-out scores as computed."""
+        self._check_fitted("descriptors_", "save()")
+        arrays = {"reference/segments": self.reference_view_.segmentation.labels}
+        parses = []
+        for j, parse in enumerate(self.normal_parses_):
+            arrays.update({f"parse{j}/image": parse.image, f"parse{j}/features": parse.features,
+                           f"parse{j}/classes": parse.classes.labels})
+            assignment = [[int(seg), int(cls)] for seg, cls in parse.classes.assignment.items()]
+            parses.append({"n_classes": parse.n_classes, "assignment": assignment, "source": parse.source})
+        state = {"resizer": persist.resizer_state(self.resizer_), "parses": parses,
+                 "reference_source": self.reference_view_.segmentation.source,
+                 "weights": self.weights_, "loo_scores": self.loo_scores_}
+        return state, arrays
+
+    def _restore(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.resizer_ = persist.restore_resizer(state["resizer"])
+        self.normal_parses_ = [
+            Parse(arrays[f"parse{j}/image"], arrays[f"parse{j}/features"],
+                  ClassMap(arrays[f"parse{j}/classes"], p["n_classes"], dict(map(tuple, p["assignment"]))), p["source"])
+            for j, p in enumerate(state["parses"])
+        ]
+        ref = self.normal_parses_[self.reference]
+        segments = Segmentation(arrays["reference/segments"], state["reference_source"])
+        self.reference_view_ = View(ref.image, segments, ref.features)
+        self.aligner_ = create_aligner(self.aligner, **(self.aligner_kwargs or {})).fit(self.reference_view_)
+        self.weights_, self.loo_scores_ = state["weights"], state["loo_scores"]
+        names, options = resolve(self.descriptors), self._descriptor_options()
+        self.descriptors_ = [d.fit(self.normal_parses_) for d in create_descriptors(names, options)]
 
     def normal_scores(self) -> list[float]:
         """Each normal shot's fused score against the other shots, from fit()'s leave-one-out.

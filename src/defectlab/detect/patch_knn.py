@@ -14,12 +14,13 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..backbones import DEFAULT_BACKBONE, Backbone
+from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
 from ..backbones.embedder import PatchEmbedder, upsample_map
-from ..backbones.knn import CosineIndex
+from ..backbones.knn import CosineIndex, greedy_coreset
 from ..backbones.resize import Resizer
 from ..data.io import load_image
 from ..errors import ConfigError
+from . import persist
 from .base import DETECTORS, Detector, Prediction, source_name
 
 AUGMENTATIONS = ("none", "rotate", "rotate-flip")
@@ -42,9 +43,13 @@ class PatchKNNDetector(Detector):
     foreground: "none", or "pca" to ignore background patches (AnomalyDINO's
         masking: the first principal component of the normal patches splits
         object from background).
+    coreset: share of the memory bank kept for scoring, chosen by greedy
+        k-centre selection (PatchCore's coreset); 1.0 keeps every normal patch
+        (exact). Leave-one-out scores and the threshold always use the whole bank.
     device: "auto" (CUDA when available), "cpu", "cuda", ...: where the backbone runs.
 
-    Fitted attributes: ``resizer_``, ``index_`` (the memory bank), ``threshold_``.
+    Fitted attributes: ``resizer_``, ``index_`` (the memory bank), ``foreground_axis_``,
+    ``normal_scores_`` (leave-one-out scores of the normal images), ``threshold_``.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class PatchKNNDetector(Detector):
         sigma: float = 4.0,
         augment: str = "none",
         foreground: str = "none",
+        coreset: float = 1.0,
         batch_size: int = 8,
         device: str = "auto",
         progress: bool = True,
@@ -71,6 +77,7 @@ class PatchKNNDetector(Detector):
         self.sigma = sigma
         self.augment = augment
         self.foreground = foreground
+        self.coreset = coreset
         self.batch_size = batch_size
         self.device = device
         self.progress = progress
@@ -82,6 +89,8 @@ class PatchKNNDetector(Detector):
             raise ConfigError(f"foreground must be 'none' or 'pca', got {self.foreground!r}")
         if not 0 < self.top_percent <= 100:
             raise ConfigError(f"top_percent must be in (0, 100], got {self.top_percent}")
+        if not 0 < self.coreset <= 1:
+            raise ConfigError(f"coreset must be a share in (0, 1], got {self.coreset}")
 
     @property
     def embedder_(self) -> PatchEmbedder:
@@ -105,39 +114,57 @@ class PatchKNNDetector(Detector):
         feats = []
         for chunk in _chunks(bank_images, self.batch_size, self.progress, "memory bank"):
             feats.extend(self.embed(chunk))
-        rows = [f.reshape(-1, f.shape[-1]) for f in feats]
+        rows = [_flat(f) for f in feats]
         self.foreground_axis_ = _foreground_axis(feats) if self.foreground == "pca" else None
         if self.foreground_axis_ is not None:
             rows = [r[self._fg_mask(f)] for r, f in zip(rows, feats)]
         self.index_ = CosineIndex(np.concatenate(rows), device=self.embedder_.model.device)
-        # Kept for normal_scores(): each image's bank rows (all its views) and
-        # its unaugmented features, so leave-one-out needs no second pass.
+        # Each image's rows (all its views) lie together in the bank: leave-one-out
+        # searches an image's patches against the rows outside its own range.
         views = len(bank_images) // len(images)
-        self._normal_rows = [np.concatenate(rows[i * views : (i + 1) * views]) for i in range(len(images))]
-        self._normal_feats = feats[::views]
+        ends = np.cumsum([len(r) for r in rows])[views - 1 :: views]
+        starts = np.concatenate([[0], ends[:-1]])
+        self.normal_scores_ = [
+            top_percent_mean(self._patch_map(feat, self.index_.distance_outside(_flat(feat), start, end)),
+                             self.top_percent)
+            for feat, start, end in zip(feats[::views], starts, ends)
+        ] if len(images) > 1 else []
+        if self.coreset < 1:
+            bank = self.index_.bank
+            keep = np.sort(greedy_coreset(bank, round(self.coreset * len(bank))))
+            self.index_ = CosineIndex(bank[keep], device=self.index_.device, normalised=True)
         self._set_threshold()
         return self
 
     def normal_scores(self) -> list[float]:
         self._check_fitted("index_", "normal_scores()")
-        scores = []
-        for i, feat in enumerate(self._normal_feats if len(self._normal_feats) > 1 else []):
-            others = CosineIndex(np.concatenate(self._normal_rows[:i] + self._normal_rows[i + 1 :]),
-                                 device=self.embedder_.model.device)
-            scores.append(top_percent_mean(self._distances(feat, others), self.top_percent))
-        return scores
+        return list(self.normal_scores_)
+
+    def _state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        self._check_fitted("index_", "save()")
+        arrays = {"bank": self.index_.bank}
+        if self.foreground_axis_ is not None:
+            arrays["foreground_mean"], arrays["foreground_axis"] = self.foreground_axis_
+        return {"resizer": persist.resizer_state(self.resizer_), "normal_scores": self.normal_scores_}, arrays
+
+    def _restore(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.resizer_ = persist.restore_resizer(state["resizer"])
+        self.index_ = CosineIndex(arrays["bank"], device=resolve_device(self.device), normalised=True)
+        self.foreground_axis_ = ((arrays["foreground_mean"], arrays["foreground_axis"])
+                                 if "foreground_axis" in arrays else None)
+        self.normal_scores_ = list(state["normal_scores"])
 
     def _fg_mask(self, feat: np.ndarray) -> np.ndarray:
         mean, axis = self.foreground_axis_  # type: ignore[misc]
-        return ((feat.reshape(-1, feat.shape[-1]) - mean) @ axis) > 0
+        return ((_flat(feat) - mean) @ axis) > 0
 
     def patch_distances(self, image: np.ndarray) -> np.ndarray:
         """(h, w) cosine distance of each patch to its nearest normal patch."""
         self._check_fitted("index_")
-        return self._distances(self.embed([image])[0], self.index_)
+        feat = self.embed([image])[0]
+        return self._patch_map(feat, self.index_.distance(_flat(feat)))
 
-    def _distances(self, feat: np.ndarray, index: CosineIndex) -> np.ndarray:
-        dist = index.distance(feat.reshape(-1, feat.shape[-1]))
+    def _patch_map(self, feat: np.ndarray, dist: np.ndarray) -> np.ndarray:
         if self.foreground_axis_ is not None:
             dist = np.where(self._fg_mask(feat), dist, 0.0)
         return dist.reshape(feat.shape[:2])
@@ -162,6 +189,10 @@ def top_percent_mean(values: np.ndarray, percent: float) -> float:
     flat = np.sort(values.ravel())[::-1]
     n = max(1, int(np.ceil(flat.size * percent / 100.0)))
     return float(flat[:n].mean())
+
+
+def _flat(feat: np.ndarray) -> np.ndarray:
+    return feat.reshape(-1, feat.shape[-1])
 
 
 def _augmented(image: np.ndarray, augment: str) -> list[np.ndarray]:

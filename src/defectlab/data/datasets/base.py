@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from ...errors import ConfigError
 from ..errors import DatasetLayoutError
+from ..io import list_images
 from ..sample import Sample
 
 __all__ = ["AnomalyDataset"]
@@ -155,3 +156,10 @@ class SplitFolders:
     @classmethod
     def incomplete(cls, root: Path) -> str:
         return missing_splits(root)
+
+    def _test_images(self, folder: Path, expected: str):
+        """(anomaly type, image path) for every image under ``folder``/test/<type>/, the good ones first."""
+        test_folder = require_folder(folder / "test", expected)
+        for type_folder in good_first(subfolders(test_folder)):
+            for path in list_images(type_folder):
+                yield type_folder.name, path

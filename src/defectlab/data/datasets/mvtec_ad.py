@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
-from .base import AnomalyDataset, SplitFolders, good_first, require_folder, subfolders
+from .base import AnomalyDataset, SplitFolders, require_folder
 from .registry import DATASETS
 
 __all__ = ["MVTecAD"]
@@ -40,22 +40,19 @@ class MVTecAD(SplitFolders, AnomalyDataset):
         return {"train": train, "test": self._test_samples(folder)}
 
     def _test_samples(self, folder: Path) -> list[Sample]:
-        test_folder = require_folder(folder / "test", "test/<type>/ folders")
         samples = []
-        for type_folder in good_first(subfolders(test_folder)):
-            anomaly_type = type_folder.name
-            for path in list_images(type_folder):
-                if anomaly_type == "good":
-                    samples.append(Sample(path, 0, "good", category=self.category))
-                    continue
-                mask = folder / "ground_truth" / anomaly_type / f"{path.stem}_mask.png"
-                if not mask.is_file():
-                    raise DatasetLayoutError(
-                        f"missing ground-truth mask {mask} for defective image {path}; "
-                        "MVTec AD has ground_truth/<type>/<name>_mask.png for every defective test image"
-                    )
-                samples.append(Sample(path, 1, anomaly_type, (mask,), category=self.category))
+        for anomaly_type, path in self._test_images(folder, "test/<type>/ folders"):
+            if anomaly_type == "good":
+                samples.append(Sample(path, 0, "good", category=self.category))
+                continue
+            mask = folder / "ground_truth" / anomaly_type / f"{path.stem}_mask.png"
+            if not mask.is_file():
+                raise DatasetLayoutError(
+                    f"missing ground-truth mask {mask} for defective image {path}; "
+                    "MVTec AD has ground_truth/<type>/<name>_mask.png for every defective test image"
+                )
+            samples.append(Sample(path, 1, anomaly_type, (mask,), category=self.category))
         if not samples:
-            raise DatasetLayoutError(f"no test images found in {test_folder}; expected test/<type>/*.png")
+            raise DatasetLayoutError(f"no test images found in {folder / 'test'}; expected test/<type>/*.png")
         return samples
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import DatasetLayoutError
 from ..io import list_images
 from ..sample import Sample
-from .base import AnomalyDataset, SplitFolders, good_first, require_folder, subfolders
+from .base import AnomalyDataset, SplitFolders, require_folder
 from .registry import DATASETS
 
 __all__ = ["MVTecLOCO"]
@@ -63,33 +63,30 @@ class MVTecLOCO(SplitFolders, AnomalyDataset):
         return samples
 
     def _test_samples(self, folder: Path) -> list[Sample]:
-        test_folder = require_folder(folder / "test", "test/{good, logical_anomalies, structural_anomalies}")
         samples = []
-        for type_folder in good_first(subfolders(test_folder)):
-            anomaly_type = type_folder.name
-            for path in list_images(type_folder):
-                if anomaly_type == "good":
-                    samples.append(Sample(path, 0, "good", category=self.category))
-                    continue
-                mask_folder = folder / "ground_truth" / anomaly_type / path.stem
-                if not mask_folder.is_dir():
-                    raise DatasetLayoutError(
-                        f"missing ground-truth folder {mask_folder} for defective image {path}; "
-                        "MVTec LOCO has ground_truth/<type>/<name>/000.png (one file per defect)"
-                    )
-                samples.append(
-                    Sample(
-                        path,
-                        1,
-                        anomaly_type,
-                        tuple(list_images(mask_folder)),
-                        category=self.category,
-                        anomaly_kind=_KINDS.get(anomaly_type, ""),
-                        mask_threshold=0,
-                    )
+        for anomaly_type, path in self._test_images(folder, "test/{good, logical_anomalies, structural_anomalies}"):
+            if anomaly_type == "good":
+                samples.append(Sample(path, 0, "good", category=self.category))
+                continue
+            mask_folder = folder / "ground_truth" / anomaly_type / path.stem
+            if not mask_folder.is_dir():
+                raise DatasetLayoutError(
+                    f"missing ground-truth folder {mask_folder} for defective image {path}; "
+                    "MVTec LOCO has ground_truth/<type>/<name>/000.png (one file per defect)"
                 )
+            samples.append(
+                Sample(
+                    path,
+                    1,
+                    anomaly_type,
+                    tuple(list_images(mask_folder)),
+                    category=self.category,
+                    anomaly_kind=_KINDS.get(anomaly_type, ""),
+                    mask_threshold=0,
+                )
+            )
         if not samples:
-            raise DatasetLayoutError(f"no test images found in {test_folder}; expected test/<type>/*.png")
+            raise DatasetLayoutError(f"no test images found in {folder / 'test'}; expected test/<type>/*.png")
         return samples
 
     def _read_defects_config(self) -> list[dict]:

@@ -30,9 +30,9 @@ from .base import DESCRIPTORS, Descriptor, DescriptorScore, Parse, class_name, t
 PATCH_UNIT = 0.15
 
 
-@DESCRIPTORS.register("patch")
-class PatchDescriptor(Descriptor):
-    name = "patch"
+class _PatchBank(Descriptor):
+    """What the three share: structural, scored in patch units, the worst ``top_percent`` % of patches."""
+
     kind = "structural"
     unit = PATCH_UNIT
 
@@ -41,6 +41,11 @@ class PatchDescriptor(Descriptor):
             raise ConfigError(f"top_percent must be in (0, 100], got {top_percent}")
         self.top_percent = top_percent
         self.index: CosineIndex | None = None
+
+
+@DESCRIPTORS.register("patch")
+class PatchDescriptor(_PatchBank):
+    name = "patch"
 
     def fit(self, parses: list[Parse]) -> "PatchDescriptor":
         self.index = CosineIndex(np.concatenate([p.flat_features for p in parses]))
@@ -55,13 +60,11 @@ class PatchDescriptor(Descriptor):
 
 
 @DESCRIPTORS.register("class-patch")
-class ClassAwarePatchDescriptor(Descriptor):
+class ClassAwarePatchDescriptor(_PatchBank):
     name = "class-patch"
-    kind = "structural"
-    unit = PATCH_UNIT
 
     def __init__(self, top_percent: float = 2.0):
-        self.top_percent = top_percent
+        super().__init__(top_percent)
         self.indexes: dict[int, CosineIndex] = {}
         self.fallback: CosineIndex | None = None
 
@@ -93,14 +96,8 @@ class ClassAwarePatchDescriptor(Descriptor):
 
 
 @DESCRIPTORS.register("foreground-patch")
-class ForegroundPatchDescriptor(Descriptor):
+class ForegroundPatchDescriptor(_PatchBank):
     name = "foreground-patch"
-    kind = "structural"
-    unit = PATCH_UNIT
-
-    def __init__(self, top_percent: float = 2.0):
-        self.top_percent = top_percent
-        self.index: CosineIndex | None = None
 
     def fit(self, parses: list[Parse]) -> "ForegroundPatchDescriptor":
         fg = [p.flat_features[p.patch_classes != 0] for p in parses]

@@ -1,0 +1,33 @@
+"""fit -> detect --model -> export -> detect --model model.onnx gives the scores of detect --normal."""
+
+import csv
+
+import pytest
+
+from defectlab.cli import main
+from defectlab.data.io import save_png_atomic
+from defectlab.synthetic.surfaces import add_defect, surface
+
+
+def scores(out):
+    return {r["image"]: float(r["score"]) for r in csv.DictReader(open(out / "scores.csv"))}
+
+
+def test_saved_and_exported_models_score_as_a_fresh_fit(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        save_png_atomic(tmp_path / "normal" / f"{i}.png", surface(rng, 96))
+    save_png_atomic(tmp_path / "images" / "ok.png", surface(rng, 96))
+    save_png_atomic(tmp_path / "images" / "bad.png", add_defect(surface(rng, 96), "stain", rng)[0])
+    common = ["--images", str(tmp_path / "images"), "--image-size", "96"]
+    assert main(["detect", "--normal", str(tmp_path / "normal"), *common, "--out", str(tmp_path / "fresh")]) == 0
+    assert main(["fit", "--normal", str(tmp_path / "normal"), "--image-size", "96", "--out", str(tmp_path / "m")]) == 0
+    assert main(["detect", "--model", str(tmp_path / "m"), *common, "--out", str(tmp_path / "saved")]) == 0
+    assert scores(tmp_path / "saved") == pytest.approx(scores(tmp_path / "fresh"), rel=1e-6)
+    pytest.importorskip("onnxruntime")
+    assert main(["export", str(tmp_path / "m"), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert main(["detect", "--model", str(tmp_path / "m.onnx"), *common, "--out", str(tmp_path / "onnx")]) == 0
+    assert scores(tmp_path / "onnx") == pytest.approx(scores(tmp_path / "fresh"), rel=1e-4)
+    assert "detector: model" in (tmp_path / "onnx" / "summary.md").read_text()
