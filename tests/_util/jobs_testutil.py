@@ -1,8 +1,4 @@
-"""Helpers for the Ray job tests (tests/jobs): tiny images, and a loader that stands where ``load_detector`` will.
-
-Ray workers import this module by name, so it lives on the path the tests
-give them (tests/_util), not in a test file.
-"""
+"""Helpers for the Ray job tests (tests/jobs): a tiny folder of images to score and one of normal images."""
 
 from __future__ import annotations
 
@@ -11,18 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from defectlab.data.io import list_images, load_images, save_png_atomic
-from defectlab.detect import PatchKNNDetector
+from defectlab.data.io import save_png_atomic
 from defectlab.synthetic.surfaces import add_defect, surface
 
 IMAGE_SIZE = 96
-
-
-def fit_on_folder(model: str) -> PatchKNNDetector:
-    """A fitted detector from a folder of normal images: what plain ``detect --normal FOLDER
-    --image-size 96`` fits (fit is deterministic), so an actor's scores equal the plain path's."""
-    normal, _ = load_images(list_images(model))
-    return PatchKNNDetector(image_size=IMAGE_SIZE, progress=False).fit(normal)
 
 
 def make_job_data(root: Path, n_images: int = 8, bad: str | None = "img_03_bad.png") -> tuple[Path, Path]:

@@ -1,5 +1,6 @@
-"""``detect --engine ray`` on a local Ray (2 CPUs, 127.0.0.1): plain detect's scores, bad files as rows,
-resuming an interrupted run into the same OUT with each image once.
+"""``detect --engine ray`` on a local Ray (2 CPUs, 127.0.0.1) with a model saved by ``defectlab fit``:
+``detect --model``'s scores, bad files as rows, resuming an interrupted run into the same OUT with each
+image once.
 
 One Ray session for the module: starting one takes 10-15 s on a 2-core
 machine, and each job then spends most of its time starting its actors
@@ -18,7 +19,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from jobs_testutil import IMAGE_SIZE, fit_on_folder, make_job_data  # noqa: E402
+from jobs_testutil import IMAGE_SIZE, make_job_data  # noqa: E402
 
 from defectlab.cli import main  # noqa: E402
 from defectlab.cli.detect_ray import add_ray_arguments, run_ray  # noqa: E402
@@ -27,22 +28,10 @@ from defectlab.jobs.inputs import parse_inputs  # noqa: E402
 from defectlab.jobs.output import digest_array  # noqa: E402
 from defectlab.jobs.ray_scoring import path_dataset, score_images, start_local_ray  # noqa: E402
 
-UTIL = str(Path(__file__).resolve().parents[1] / "_util")
-
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    # Workers unpickle the test loader by module name: give them tests/_util
-    # (start_local_ray puts this checkout's src in front for them).
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (UTIL, saved) if p)
-    try:
-        start_local_ray(num_cpus=2, object_store_memory=200 * 2**20)
-    finally:
-        if saved is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = saved
+    start_local_ray(num_cpus=2, object_store_memory=200 * 2**20)  # its workers import this checkout's src
     yield
     ray.shutdown()
 
@@ -53,21 +42,28 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def plain(data, tmp_path_factory):
-    """Plain single-process detect on the same images: fits the same detector as ``fit_on_folder``."""
-    normal, images = data
+def model(data, tmp_path_factory):
+    normal, _ = data
+    path = tmp_path_factory.mktemp("model") / "tiles"
+    assert main(["fit", "--normal", str(normal), "--image-size", str(IMAGE_SIZE), "--out", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def plain(data, model, tmp_path_factory):
+    """Plain single-process ``detect --model`` on the same images."""
+    _, images = data
     out = tmp_path_factory.mktemp("plain")
     with pytest.warns(UserWarning, match="img_03_bad"):
-        assert main(["detect", "--normal", str(normal), "--images", str(images), "--out", str(out),
-                     "--image-size", str(IMAGE_SIZE), "--skip-bad"]) == 0
+        assert main(["detect", "--model", str(model), "--images", str(images), "--out", str(out), "--skip-bad"]) == 0
     return read_csv(out / "scores.csv")
 
 
 @pytest.fixture(scope="module")
-def job(data, tmp_path_factory):
-    normal, images = data
+def job(data, model, tmp_path_factory):
+    _, images = data
     out = tmp_path_factory.mktemp("ray")
-    result = score_images(normal, images, out, loader=fit_on_folder, workers=2, batch_size=2, save_maps=True)
+    result = score_images(model, images, out, workers=2, batch_size=2, save_maps=True)  # load_detector's loader
     return result, out
 
 
@@ -111,8 +107,8 @@ class Interrupt(Exception):
     pass
 
 
-def test_an_interrupted_run_resumes_into_the_same_out_with_each_image_once(data, job, tmp_path, capsys):
-    normal, images = data
+def test_an_interrupted_run_resumes_into_the_same_out_with_each_image_once(data, model, job, tmp_path, capsys):
+    _, images = data
     listing = tmp_path / "list.txt"
     listing.write_bytes(b"".join(os.fsencode(p) + b"\n" for p in sorted(images.iterdir())))
     out = tmp_path / "out"
@@ -121,11 +117,11 @@ def test_an_interrupted_run_resumes_into_the_same_out_with_each_image_once(data,
         raise Interrupt
 
     with pytest.raises(Interrupt):
-        score_images(normal, listing, out, loader=fit_on_folder, workers=2, batch_size=1, part_rows=2, on_part=crash)
+        score_images(model, listing, out, workers=2, batch_size=1, part_rows=2, on_part=crash)
     first = pq.read_table(out / "scores.parquet").column("image").to_pylist()
     assert 2 <= len(first) < 10 and not (out / "scores.csv").exists()
 
-    # Resumed through the command line's own path, the model sent through the object store.
+    # Resumed through the command line's own path, the model's files sent through the object store.
     parser = argparse.ArgumentParser()
     parser.add_argument("--images")
     parser.add_argument("--out")
@@ -133,9 +129,9 @@ def test_an_interrupted_run_resumes_into_the_same_out_with_each_image_once(data,
     add_ray_arguments(parser)
     args = parser.parse_args(["--engine", "ray", "--images", str(listing), "--out", str(out),
                               "--workers", "2", "--ship-model"])
-    assert run_ray(args, str(normal), loader=fit_on_folder) == 0
+    assert run_ray(args, model) == 0
     assert f"{10 - len(first)} images" in capsys.readouterr().out
-    assert run_ray(args, str(normal), loader=fit_on_folder) == 0  # all done: nothing scored again
+    assert run_ray(args, model) == 0  # all done: nothing scored again
     assert "scored 0 images" in capsys.readouterr().out
 
     images_in_parts = pq.read_table(out / "scores.parquet").column("image").to_pylist()
