@@ -20,7 +20,7 @@ RANK = {
     "errors": 0, "registry": 0,
     "data": 1, "metrics": 1, "synthetic": 1.5,  # synthetic writes its sets through data.io
     "backbones": 2, "segment": 3, "detect": 4, "click": 5, "app": 6,
-    "evaluation": 7, "cli": 8,
+    "evaluation": 7, "jobs": 7, "cli": 8,  # jobs: batch scoring at scale (Ray), beside evaluation
 }
 
 
