@@ -31,3 +31,22 @@ def test_saved_and_exported_models_score_as_a_fresh_fit(tmp_path):
     assert main(["detect", "--model", str(tmp_path / "m.onnx"), *common, "--out", str(tmp_path / "onnx")]) == 0
     assert scores(tmp_path / "onnx") == pytest.approx(scores(tmp_path / "fresh"), rel=1e-4)
     assert "detector: model" in (tmp_path / "onnx" / "summary.md").read_text()
+
+
+def test_ray_engine_reproduces_detect_model_and_a_rerun_adds_no_rows(tmp_path):
+    import numpy as np
+
+    pytest.importorskip("ray")
+    rng = np.random.default_rng(4)
+    for i in range(2):
+        save_png_atomic(tmp_path / "normal" / f"{i}.png", surface(rng, 96))
+    for i in range(3):
+        save_png_atomic(tmp_path / "images" / f"{i}.png", surface(rng, 96))
+    assert main(["fit", "--normal", str(tmp_path / "normal"), "--image-size", "96", "--out", str(tmp_path / "m")]) == 0
+    model = ["--model", str(tmp_path / "m"), "--images", str(tmp_path / "images")]
+    assert main(["detect", *model, "--out", str(tmp_path / "plain")]) == 0
+    ray = ["detect", "--engine", "ray", "--workers", "2", *model, "--out", str(tmp_path / "ray")]
+    assert main(ray) == 0 and main(ray) == 0
+    rows = list(csv.DictReader(open(tmp_path / "ray" / "scores.csv")))
+    assert len(rows) == 3
+    assert {r["image"]: float(r["score"]) for r in rows} == pytest.approx(scores(tmp_path / "plain"), rel=1e-6)

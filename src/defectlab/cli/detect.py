@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..data import ImageLoadError
+from ..errors import ConfigError
 from . import arguments
 from .detect_job import detect_folder
+from .detect_ray import add_ray_arguments, image_source, run_ray
 from .detector_args import add_detector_arguments, detector_kwargs
 
 
@@ -20,16 +22,24 @@ def register(sub) -> None:
     source.add_argument("--model", type=Path, default=None,
                         help="a fitted model from `defectlab fit` (MODEL, .json or .safetensors) or a .onnx file "
                              "from `defectlab export`; the detector options below are then ignored")
-    p.add_argument("--images", required=True, type=arguments.folder, help="folder of images to score")
+    p.add_argument("--images", required=True, type=image_source,
+                   help="folder of images to score (--engine ray: also a quoted glob, or a text file of paths)")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
     p.add_argument("--threshold", type=arguments.finite_float, default=None,
                    help="flag images scoring above this (default: the normal images' own leave-one-out maximum)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning instead of stopping")
     add_detector_arguments(p)
+    add_ray_arguments(p)
     p.set_defaults(func=run_detect)
 
 
 def run_detect(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        if args.model is None:
+            raise ConfigError("--engine ray scores with a saved model: pass --model MODEL (from defectlab fit)")
+        return run_ray(args, args.model)
+    if not args.images.is_dir():
+        raise ConfigError(f"--images {args.images}: a glob or a list of paths needs --engine ray")
     try:
         summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args), method=args.method,
                                 threshold=args.threshold, skip_bad=args.skip_bad,
