@@ -122,3 +122,14 @@ def test_cosine_index_matches_brute_force():
         assert index.search(queries, k=3)[1].shape == (30, 3)
     with pytest.raises(ValueError, match="non-empty"):
         CosineIndex(np.zeros((0, 16)))
+
+
+def test_a_single_path_or_a_zero_batch_is_named():
+    image = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="normal_images must be a list of images"):
+        PatchKNNDetector(progress=False).fit("x.png")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        PatchKNNDetector(batch_size=0, progress=False).fit([image])
+    fitted = PatchKNNDetector(image_size=64, progress=False).fit([image, image])
+    with pytest.raises(ValueError, match="images must be a list of images"):
+        fitted.predict("x.png")

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
 from ..backbones.embedder import PatchEmbedder
 from ..backbones.resize import Resizer
+from ..data.checks import image_list
 from ..data.io import load_image
 from ..errors import ConfigError
 from ..segment import View, create_aligner, create_segmenter
@@ -203,6 +204,7 @@ class CompositionalDetector(Detector):
 
     # -- fit -----------------------------------------------------------------
     def fit(self, normal_images: Sequence) -> "CompositionalDetector":
+        normal_images = image_list("normal_images", normal_images)
         names, options = resolve(self.descriptors), self._descriptor_options()
         if len(normal_images) == 0:
             raise ConfigError("fit() needs at least one normal image")
@@ -276,6 +278,7 @@ class CompositionalDetector(Detector):
     # -- predict ---------------------------------------------------------------
     def predict(self, images: Sequence) -> list[Prediction]:
         self._check_fitted("descriptors_")
+        images = image_list("images", images)
         results = []
         for item in tqdm(images, desc="scoring", unit="img", disable=not self.progress or len(images) < 4):
             results.append(self._predict_one(self.observe([item])[0]))

@@ -18,6 +18,7 @@ from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
 from ..backbones.embedder import PatchEmbedder, upsample_map
 from ..backbones.knn import CosineIndex, greedy_coreset
 from ..backbones.resize import Resizer
+from ..data.checks import image_list, positive_int
 from ..data.io import load_image
 from ..errors import ConfigError
 from . import persist
@@ -91,6 +92,8 @@ class PatchKNNDetector(Detector):
         self.progress = progress
 
     def _validate(self) -> None:
+        positive_int("batch_size", self.batch_size)
+        positive_int("pool", self.pool)
         if self.augment not in AUGMENTATIONS:
             raise ConfigError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if self.foreground not in ("none", "pca"):
@@ -114,6 +117,7 @@ class PatchKNNDetector(Detector):
     # -- fit / predict ----------------------------------------------------
     def fit(self, normal_images: Sequence) -> "PatchKNNDetector":
         self._validate()
+        normal_images = image_list("normal_images", normal_images)
         if len(normal_images) == 0:
             raise ConfigError("fit() needs at least one normal image")
         images = [load_image(x) for x in normal_images]
@@ -180,6 +184,7 @@ class PatchKNNDetector(Detector):
 
     def predict(self, images: Sequence) -> list[Prediction]:
         self._check_fitted("index_")
+        images = image_list("images", images)
         results = []
         for item in tqdm(images, desc="scoring", unit="img", disable=not self.progress or len(images) < 4):
             image = load_image(item)
