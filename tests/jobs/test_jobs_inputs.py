@@ -71,5 +71,5 @@ def test_the_images_flag_is_checked_while_parsing(tmp_path, folder):
     from defectlab.cli.detect_ray import image_source
 
     assert image_source(str(folder)) == folder
-    with pytest.raises(argparse.ArgumentTypeError, match="no such folder"):
+    with pytest.raises(argparse.ArgumentTypeError, match="folder not found"):
         image_source(str(tmp_path / "nope"))

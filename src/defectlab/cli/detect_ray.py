@@ -9,10 +9,12 @@ so plain ``detect`` works without the ``scale`` extra.
 from __future__ import annotations
 
 import argparse
+import glob
 import importlib.util
 import sys
 from pathlib import Path
 
+from ..data.formats import IMAGE_EXTENSIONS
 from ..errors import ConfigError
 from ..jobs.inputs import parse_inputs
 from . import arguments
@@ -42,11 +44,14 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
 def image_source(text: str) -> Path:
     """``--images`` of detect, checked while parsing: a folder, a glob or a text file of paths.
     (The single-process engine takes a folder only and says so when given another.)"""
+    path = Path(text)
+    if not glob.has_magic(text) and (not path.exists() or path.suffix.lower() in IMAGE_EXTENSIONS):
+        return arguments.folder(text)  # what a folder flag says: not found, or a file where a folder belongs
     try:
         parse_inputs(text)
     except ConfigError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
-    return Path(text)
+    return path
 
 
 def run_ray(args: argparse.Namespace, model_path, loader=None) -> int:
