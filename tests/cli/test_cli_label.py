@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
+from app_testutil import label_server
 
 from defectlab.cli import label as cli
 
@@ -115,39 +111,13 @@ def test_non_loopback_bind_prints_a_generated_token_and_enforces_it(folders, tmp
 
 def test_command_line_serves_the_app(folders, tmp_path):
     images, normal = folders
-    command = [sys.executable, "-m", "defectlab.cli", "label", str(images), "--normal", str(normal),
-               "--out", str(tmp_path / "out"), "--port", "0", "--engine", "fake"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        url = None
-        deadline = time.monotonic() + 60
-        lines = []
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            found = re.search(r"open (http://\S+) in your browser", line)
-            url = found.group(1) if found else None
-        assert url, "".join(lines)
+    with label_server(images, normal, tmp_path / "out") as (_, url):
         assert url.startswith("http://127.0.0.1:")
-        for _ in range(100):
-            try:
-                response = httpx.get(url + "api/state", timeout=5)
-                break
-            except httpx.ConnectError:
-                time.sleep(0.1)
+        response = httpx.get(url + "/api/state", timeout=5)
         assert response.status_code == 200
         assert response.json()["progress"]["total"] == 4
         # The Host check refuses a name other than the loopback ones.
-        assert httpx.get(url + "api/state", headers={"host": "attacker.example"}).status_code == 400
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        assert httpx.get(url + "/api/state", headers={"host": "attacker.example"}).status_code == 400
 
 
 def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
