@@ -1,19 +1,24 @@
 """CPU throughput of ``detect`` (patch kNN) and where the time goes.
 
 Reports images per second for scoring and the share of time spent outside
-the backbone's forward pass (resizing, kNN search, map upsampling and
-smoothing), each as the median over repeated runs.
+the backbone's forward pass (resizing, pooling, kNN search, map upsampling
+and smoothing) and in the kNN search alone, each as the median over
+repeated runs; with ``--onnx`` also the exported model's images per second
+(ONNX Runtime, same threads).
 
     python bench/detect_speed.py [--backbone efficientnet-lite0] [--shots 8] [--images 24] [--repeats 5]
+                                 [--coreset C] [--threads N] [--onnx]
 
-Data: Magnetic Tile normal images from ../shared/data/magnetic_tile when
-present (real photos of varying size), else generated textured surfaces.
+Data: Magnetic Tile normal images (the .jpg photos, not the masks beside
+them) from ../shared/data/magnetic_tile when present (real photos of varying
+size), else generated textured surfaces.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +26,8 @@ import numpy as np
 import torch
 
 from defectlab.data import list_images, load_image
+from defectlab.detect import OnnxDetector
+from defectlab.detect.onnx_export import export_onnx
 from defectlab.detect.patch_knn import PatchKNNDetector
 from defectlab.synthetic.surfaces import surface
 
@@ -29,17 +36,17 @@ MT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "magnetic_
 
 def images(n: int) -> list[np.ndarray]:
     if MT.is_dir():
-        return [load_image(p) for p in list_images(MT)[:n]]
+        return [load_image(p) for p in list_images(MT, exclude="*.png")[:n]]
     rng = np.random.default_rng(0)
     return [surface(rng, 256) for _ in range(n)]
 
 
-class TimedForward:
-    """Wraps the backbone's forward pass to add up the seconds spent in it."""
+class Timed:
+    """Wraps ``owner.name`` (a bound method) to add up the seconds spent in it."""
 
-    def __init__(self, backbone):
-        self.backbone, self.inner, self.seconds = backbone, backbone.forward_layers, 0.0
-        backbone.forward_layers = self
+    def __init__(self, owner, name: str):
+        self.inner, self.seconds = getattr(owner, name), 0.0
+        setattr(owner, name, self)
 
     def __call__(self, *args, **kwargs):
         start = time.perf_counter()
@@ -57,6 +64,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=None, help="torch and faiss threads (default: torch's)")
+    ap.add_argument("--coreset", type=float, default=None, help="share of the memory bank kept (default: the detector's)")
+    ap.add_argument("--onnx", action="store_true", help="also time the exported model through ONNX Runtime")
     args = ap.parse_args()
     if args.threads:
         import faiss
@@ -66,22 +75,37 @@ def main() -> None:
 
     data = images(args.shots + args.images)
     normal, test = data[: args.shots], data[args.shots :]
-    det = PatchKNNDetector(args.backbone, image_size=args.image_size, progress=False).fit(normal)
+    options = {} if args.coreset is None else {"coreset": args.coreset}
+    det = PatchKNNDetector(args.backbone, image_size=args.image_size, progress=False, **options).fit(normal)
     det.predict(test[:2])  # warm-up: first calls allocate
-    timer = TimedForward(det.embedder_.model)
-    rates, outside = [], []
+    forward, knn = Timed(det.embedder_.model, "forward_layers"), Timed(det.index_, "distance")
+    rates, outside, search = [], [], []
     for _ in range(args.repeats):
-        timer.seconds = 0.0
+        forward.seconds = knn.seconds = 0.0
         start = time.perf_counter()
         det.predict(test)
         total = time.perf_counter() - start
         rates.append(len(test) / total)
-        outside.append(1 - timer.seconds / total)
+        outside.append(1 - forward.seconds / total)
+        search.append(knn.seconds / total)
     print(f"backbone {args.backbone}, {args.shots} shots, {len(test)} images, resize {det.resizer_.policy} "
-          f"{args.image_size}, torch threads {torch.get_num_threads()}")
+          f"{args.image_size}, coreset {det.coreset:g} ({len(det.index_)} bank rows), "
+          f"torch threads {torch.get_num_threads()}")
     print(f"images/s (median of {args.repeats}): {statistics.median(rates):.1f}  "
           f"[min {min(rates):.1f}, max {max(rates):.1f}]")
-    print(f"share of time outside the backbone forward pass (median): {100 * statistics.median(outside):.1f} %")
+    print(f"share of time outside the backbone forward pass (median): {100 * statistics.median(outside):.1f} %, "
+          f"of which kNN search {100 * statistics.median(search):.1f} %")
+    if args.onnx:
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = OnnxDetector(export_onnx(det, Path(tmp) / "m.onnx"), threads=torch.get_num_threads(),
+                                    progress=False)
+            exported.predict(test[:2])
+            onnx_rates = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                exported.predict(test)
+                onnx_rates.append(len(test) / (time.perf_counter() - start))
+        print(f"exported (ONNX Runtime) images/s (median of {args.repeats}): {statistics.median(onnx_rates):.1f}")
 
 
 if __name__ == "__main__":
