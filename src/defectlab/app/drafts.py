@@ -43,8 +43,7 @@ class DraftWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
+                self._cond.wait_for(lambda: self._pending or self._closed)
                 if self._closed:
                     return
                 # Let a burst of clicks settle into one write.

@@ -110,8 +110,7 @@ class SessionPool:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
-                    self._cond.wait()
+                self._cond.wait_for(lambda: self._queue or self._closed)
                 if self._closed:
                     return
                 key = self._queue.popleft()

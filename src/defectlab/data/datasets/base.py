@@ -157,9 +157,21 @@ class SplitFolders:
     def incomplete(cls, root: Path) -> str:
         return missing_splits(root)
 
-    def _test_images(self, folder: Path, expected: str):
-        """(anomaly type, image path) for every image under ``folder``/test/<type>/, the good ones first."""
-        test_folder = require_folder(folder / "test", expected)
-        for type_folder in good_first(subfolders(test_folder)):
+    test_layout: ClassVar[str] = "test/<type>/ folders"
+
+    def _test_samples(self, folder: Path) -> list[Sample]:
+        """Every image under ``folder``/test/<type>/, the good ones first; defects with their masks."""
+        samples = []
+        for type_folder in good_first(subfolders(require_folder(folder / "test", self.test_layout))):
             for path in list_images(type_folder):
-                yield type_folder.name, path
+                if type_folder.name == "good":
+                    samples.append(Sample(path, 0, "good", category=self.category))
+                else:
+                    samples.append(self._defect_sample(folder, type_folder.name, path))
+        if not samples:
+            raise DatasetLayoutError(f"no test images found in {folder / 'test'}; expected test/<type>/*.png")
+        return samples
+
+    def _defect_sample(self, folder: Path, anomaly_type: str, path: Path) -> Sample:
+        """A defective test image with its ground truth; the layout's own rule."""
+        raise NotImplementedError

@@ -39,20 +39,11 @@ class MVTecAD(SplitFolders, AnomalyDataset):
         ]
         return {"train": train, "test": self._test_samples(folder)}
 
-    def _test_samples(self, folder: Path) -> list[Sample]:
-        samples = []
-        for anomaly_type, path in self._test_images(folder, "test/<type>/ folders"):
-            if anomaly_type == "good":
-                samples.append(Sample(path, 0, "good", category=self.category))
-                continue
-            mask = folder / "ground_truth" / anomaly_type / f"{path.stem}_mask.png"
-            if not mask.is_file():
-                raise DatasetLayoutError(
-                    f"missing ground-truth mask {mask} for defective image {path}; "
-                    "MVTec AD has ground_truth/<type>/<name>_mask.png for every defective test image"
-                )
-            samples.append(Sample(path, 1, anomaly_type, (mask,), category=self.category))
-        if not samples:
-            raise DatasetLayoutError(f"no test images found in {folder / 'test'}; expected test/<type>/*.png")
-        return samples
-
+    def _defect_sample(self, folder: Path, anomaly_type: str, path: Path) -> Sample:
+        mask = folder / "ground_truth" / anomaly_type / f"{path.stem}_mask.png"
+        if not mask.is_file():
+            raise DatasetLayoutError(
+                f"missing ground-truth mask {mask} for defective image {path}; "
+                "MVTec AD has ground_truth/<type>/<name>_mask.png for every defective test image"
+            )
+        return Sample(path, 1, anomaly_type, (mask,), category=self.category)

@@ -39,6 +39,7 @@ class MVTecLOCO(SplitFolders, AnomalyDataset):
         "ROOT/<category>/{train/good, validation/good, test/<type>, "
         "ground_truth/<type>/<name>/000.png}"
     )
+    test_layout = "test/{good, logical_anomalies, structural_anomalies}"
     known_categories = ("breakfast_box", "juice_bottle", "pushpins", "screw_bag", "splicing_connectors")
 
     def __init__(self, root: str | os.PathLike, category: str | None = None) -> None:
@@ -62,32 +63,22 @@ class MVTecLOCO(SplitFolders, AnomalyDataset):
         samples["test"] = self._test_samples(folder)
         return samples
 
-    def _test_samples(self, folder: Path) -> list[Sample]:
-        samples = []
-        for anomaly_type, path in self._test_images(folder, "test/{good, logical_anomalies, structural_anomalies}"):
-            if anomaly_type == "good":
-                samples.append(Sample(path, 0, "good", category=self.category))
-                continue
-            mask_folder = folder / "ground_truth" / anomaly_type / path.stem
-            if not mask_folder.is_dir():
-                raise DatasetLayoutError(
-                    f"missing ground-truth folder {mask_folder} for defective image {path}; "
-                    "MVTec LOCO has ground_truth/<type>/<name>/000.png (one file per defect)"
-                )
-            samples.append(
-                Sample(
-                    path,
-                    1,
-                    anomaly_type,
-                    tuple(list_images(mask_folder)),
-                    category=self.category,
-                    anomaly_kind=_KINDS.get(anomaly_type, ""),
-                    mask_threshold=0,
-                )
+    def _defect_sample(self, folder: Path, anomaly_type: str, path: Path) -> Sample:
+        mask_folder = folder / "ground_truth" / anomaly_type / path.stem
+        if not mask_folder.is_dir():
+            raise DatasetLayoutError(
+                f"missing ground-truth folder {mask_folder} for defective image {path}; "
+                "MVTec LOCO has ground_truth/<type>/<name>/000.png (one file per defect)"
             )
-        if not samples:
-            raise DatasetLayoutError(f"no test images found in {folder / 'test'}; expected test/<type>/*.png")
-        return samples
+        return Sample(
+            path,
+            1,
+            anomaly_type,
+            tuple(list_images(mask_folder)),
+            category=self.category,
+            anomaly_kind=_KINDS.get(anomaly_type, ""),
+            mask_threshold=0,
+        )
 
     def _read_defects_config(self) -> list[dict]:
         path = self.root / self.category / "defects_config.json"
