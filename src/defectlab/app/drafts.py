@@ -8,20 +8,19 @@ write, and always writes the newest state. Shutdown and eviction flush.
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Callable
 
+from .worker import Worker
 
-class DraftWriter:
+
+class DraftWriter(Worker):
     def __init__(self, write: Callable[[str, object], None], interval: float = 0.5):
+        super().__init__("defectlab-drafts")
         self._write = write
         self._interval = interval
         self._pending: dict[str, object] = {}
-        self._cond = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="defectlab-drafts", daemon=True)
-        self._thread.start()
+        self._start()
 
     def schedule(self, key: str, annotation: object) -> None:
         with self._cond:
@@ -34,22 +33,20 @@ class DraftWriter:
         self._write_all(pending)
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join(timeout=10)
+        self._stop(timeout=10)
         self.flush()
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closed)
-                if self._closed:
-                    return
-                # Let a burst of clicks settle into one write.
-                self._cond.wait(self._interval)
-                pending, self._pending = self._pending, {}
-            self._write_all(pending)
+    def _has_work(self) -> bool:
+        return bool(self._pending)
+
+    def _take(self) -> dict:
+        # Let a burst of clicks settle into one write.
+        self._cond.wait(self._interval)
+        pending, self._pending = self._pending, {}
+        return pending
+
+    def _do(self, pending: dict) -> None:
+        self._write_all(pending)
 
     def _write_all(self, pending: dict) -> None:
         for key, annotation in pending.items():

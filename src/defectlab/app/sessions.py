@@ -10,15 +10,16 @@ one that falls out has its unsaved state kept as a draft by ``on_evict``.
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from .worker import Worker
+
 __all__ = ["SessionPool"]
 
 
-class SessionPool:
+class SessionPool(Worker):
     def __init__(
         self,
         build: Callable[[str], object],
@@ -27,16 +28,14 @@ class SessionPool:
     ):
         if capacity < 2:
             raise ValueError("capacity must be at least 2: the current image and the prefetched one")
+        super().__init__("defectlab-precompute")
         self._build = build
         self._capacity = capacity
         self._on_evict = on_evict
         self._entries: OrderedDict[str, Future] = OrderedDict()  # LRU order, newest last
         self._queue: deque[str] = deque()
         self._current: str | None = None
-        self._cond = threading.Condition()
-        self._closed = False
-        self._worker = threading.Thread(target=self._run, name="defectlab-precompute", daemon=True)
-        self._worker.start()
+        self._start()
 
     # ------------------------------------------------------------------ API
 
@@ -86,13 +85,7 @@ class SessionPool:
         return [(k, f.result()) for k, f in futures if f.done() and not f.cancelled() and f.exception() is None]
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            for key in self._queue:
-                self._entries.pop(key).cancel()
-            self._queue.clear()
-            self._cond.notify_all()
-        self._worker.join(timeout=30)
+        self._stop(timeout=30)
 
     # ------------------------------------------------------------ internals
 
@@ -107,21 +100,28 @@ class SessionPool:
         self._entries.move_to_end(key)
         return future
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._queue or self._closed)
-                if self._closed:
-                    return
-                key = self._queue.popleft()
-                future = self._entries.get(key)
-                if future is None or not future.set_running_or_notify_cancel():
-                    continue
-            try:
-                future.set_result(self._build(key))
-            except BaseException as err:  # handed to whoever waits on the future
-                future.set_exception(err)
-            self._evict()
+    def _closing(self) -> None:
+        for key in self._queue:
+            self._entries.pop(key).cancel()
+        self._queue.clear()
+
+    def _has_work(self) -> bool:
+        return bool(self._queue)
+
+    def _take(self) -> tuple[str, Future] | None:
+        key = self._queue.popleft()
+        future = self._entries.get(key)
+        if future is None or not future.set_running_or_notify_cancel():
+            return None
+        return key, future
+
+    def _do(self, item: tuple[str, Future]) -> None:
+        key, future = item
+        try:
+            future.set_result(self._build(key))
+        except BaseException as err:  # handed to whoever waits on the future
+            future.set_exception(err)
+        self._evict()
 
     def _evict(self) -> None:
         evicted = []
