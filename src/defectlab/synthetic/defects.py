@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from . import paint
 
 KINDS = ("cut_paste", "noise_blob", "scratch", "region")
 
@@ -124,8 +125,7 @@ def noise_blob(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     sign = rng.choice([-1.0, 1.0], p=[0.65, 0.35])
     alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.0)
     delta = sign * strength * (1.0 + 0.4 * texture)
-    out = image.astype(np.float32) + (alpha * delta)[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8), mask
+    return paint.shift(image, alpha * delta), mask
 
 
 def scratch(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -142,17 +142,14 @@ def scratch(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np
         x, y = x + 4 * np.cos(angle), y + 4 * np.sin(angle)
         pts.append((x, y))
     thickness = int(rng.choice([1, 2, 2, 3, 3, 4, 5]))
-    canvas = np.zeros((h, w), np.uint8)
-    cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, 1, thickness=thickness, lineType=cv2.LINE_8)
-    mask = canvas.astype(bool)
+    mask = paint.stroke((h, w), pts, thickness) > 0
     if mask.sum() < 6:
         return noise_blob(image, rng)
     sign = rng.choice([-1.0, 1.0], p=[0.75, 0.25])
     strength = rng.uniform(30, 90)
     alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.6)
     alpha = alpha / max(alpha.max(), 1e-6)
-    out = image.astype(np.float32) + (sign * strength * alpha)[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8), mask
+    return paint.shift(image, sign * strength * alpha), mask
 
 
 def _large_region(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from . import paint
 
 LAYOUTS = ("breakfast", "pushpins", "bottle")
 LOGICAL = ("missing", "extra", "swapped", "wrong-colour", "misplaced")
@@ -315,10 +316,7 @@ def _scratch(size, surface, rng) -> np.ndarray:
         bend = rng.normal(0, 0.02 * size)
         pts.append((x0 + t * length * np.cos(theta) - bend * np.sin(theta),
                     y0 + t * length * np.sin(theta) + bend * np.cos(theta)))
-    canvas = np.zeros((size, size), np.uint8)
-    cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, 255, thickness=max(1, size // 128) + 1,
-                  lineType=cv2.LINE_AA)
-    return (canvas / 255.0) * surface
+    return paint.stroke((size, size), pts, max(1, size // 128) + 1, antialias=True) * surface
 
 
 def _stain(size, surface, rng) -> np.ndarray:
@@ -336,14 +334,11 @@ def _stain(size, surface, rng) -> np.ndarray:
 
 
 def _apply_damage(image, alpha, name, rng):
-    img = image.astype(np.float32)
     if name == "scratch":
-        tone = np.array([245.0, 245.0, 240.0]) if img[alpha > 0.5].mean() < 140 else np.array([35.0, 30.0, 30.0])
+        tone = np.array([245.0, 245.0, 240.0]) if image[alpha > 0.5].mean() < 140 else np.array([35.0, 30.0, 30.0])
     else:
         tone = np.array(rng.choice([[70, 45, 25], [40, 40, 45], [110, 120, 60]]), np.float32)
-    a = alpha[..., None] * (0.9 if name == "scratch" else 0.75)
-    out = img * (1 - a) + tone * a
-    return np.clip(out, 0, 255).astype(np.uint8), alpha > 0.25
+    return paint.tint(image, alpha, tone, 0.9 if name == "scratch" else 0.75), alpha > 0.25
 
 
 # -- rendering ----------------------------------------------------------------

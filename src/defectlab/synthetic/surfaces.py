@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data.io import save_png_atomic
 from ..errors import ConfigError
+from . import paint
 
 DEFECTS = ("scratch", "stain", "hole", "crack")
 
@@ -39,7 +40,7 @@ def add_defect(image: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[
         angle = rng.uniform(0, np.pi)
         length = rng.uniform(0.25, 0.45) * w
         dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-        cv2.line(mask, (int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy)), 255, 3)
+        mask = (paint.stroke((h, w), [(int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy))], 3) > 0).astype(np.uint8) * 255
         colour = np.array([245, 245, 245])
     elif kind == "stain":
         axes = (int(rng.uniform(10, 22)), int(rng.uniform(7, 15)))
@@ -54,13 +55,12 @@ def add_defect(image: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[
         for _ in range(24):
             direction += rng.normal(0, 0.5)
             pts.append((int(pts[-1][0] + 4 * np.cos(direction)), int(pts[-1][1] + 4 * np.sin(direction))))
-        cv2.polylines(mask, [np.array(pts, np.int32)], False, 255, 2)
+        mask = (paint.stroke((h, w), pts, 2) > 0).astype(np.uint8) * 255
         colour = np.array([30, 30, 35])
     else:
         raise ConfigError(f"unknown defect kind {kind!r}; choose from {DEFECTS}")
-    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 1.0)[..., None]
-    out = image.astype(np.float32) * (1 - 0.85 * soft) + colour * 0.85 * soft
-    return out.astype(np.uint8), mask
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 1.0)
+    return paint.tint(image, soft, colour, 0.85), mask
 
 
 def make_demo_data(root: Path, n_normal: int = 8, n_test_normal: int = 6, per_defect: int = 3, seed: int = 0) -> Path:
