@@ -155,11 +155,17 @@ class Source:
 def sources(data: Path) -> dict[str, dict[str, list[Source]]]:
     """{class: {"train": [...], "test": [...], "defect": [...]}} from the shared data folder."""
     ind = data / "industrial"
+    if not ind.is_dir() or not (data / "magnetic_tile").is_dir():
+        raise SourceError(f"{data} should hold industrial/ and magnetic_tile/ (as /work/shared/data does); "
+                          "pass the shared photo folder with --data")
     out: dict[str, dict[str, list[Source]]] = {}
     for cls, product in (("plate", "metal_plate"), ("commutator", "commutator"),
                          ("screw", "ball_screw"), ("weld", "battery_weld")):
         root = ind / product
-        defect_dirs = [d for d in sorted((root / "test").iterdir()) if d.is_dir() and d.name != "good"]
+        test_dir = root / "test"
+        if not test_dir.is_dir():
+            raise SourceError(f"missing folder {test_dir}; expected the MVTec AD layout (test/good, test/<defect>)")
+        defect_dirs = [d for d in sorted(test_dir.iterdir()) if d.is_dir() and d.name != "good"]
         defects = [Source(p, root / "ground_truth" / d.name / f"{p.stem}_mask.png")
                    for d in defect_dirs for p in _images(d)]
         out[cls] = {"train": [Source(p) for p in _images(root / "train" / "good")],
