@@ -5,8 +5,7 @@ a unit so that terms add up meaningfully:
 
 - colour: CIELAB Delta-E / ``colour_unit`` (12, the segmenter's unit: well
   above lighting and print variation within a part), lightness divided by
-  ``lightness_factor`` (2, CIE94's k_L, as in the segmenter: the light of a
-  scene and the gloss of a part change lightness far more than chroma);
+  ``lightness_factor`` (CIE94's k_L, 1 by default, as in the segmenter);
 - feature: cosine distance of mean backbone features / a unit taken from the
   reference itself: half the typical contrast between a part and the most
   different surface in view (median over parts, the background counted as a
@@ -46,7 +45,7 @@ from .base import Aligner, ClassMap, SegmentStats, View, paint, segment_stats
 @dataclass
 class MatchCost:
     colour_unit: float = 12.0
-    lightness_factor: float = 2.0  # CIE94 k_L, as in the feature-cluster segmenter: light moves L most
+    lightness_factor: float = 1.0  # CIE94 k_L, as in the feature-cluster segmenter (2 was tried, see there)
     position_unit: float = 0.1
     area_weight: float = 0.5
     position_weight: float = 1.0
