@@ -105,7 +105,7 @@ def main(argv=None) -> int:
                 try:
                     scores, preds = run(method, a, support, paths, comp, obs)
                 except ModelNotFoundError as err:
-                    notes[method] = f"weights not found: {err}"
+                    notes[method] = f"weights not found: {str(err).splitlines()[0]}"
                     continue
                 seconds[method] = seconds.get(method, 0.0) + time.perf_counter() - t0
                 results.setdefault((method, k), []).append(measure(labels, kinds, scores))
@@ -171,7 +171,7 @@ def render(a, results, notes, seconds, total, n_test, labels, kinds) -> str:
                   "|---|" + "---|---|" * len(shots_done)]
         for method in a.methods:
             if method in notes:
-                lines.append(f"| {method} | " + " | ".join(["-", "-"] * len(shots_done)) + " |")
+                lines.append(f"| {method} | " + " | ".join([notes[method].split(":")[0], "-"] * len(shots_done)) + " |")
                 continue
             cells = []
             for k in shots_done:
