@@ -81,3 +81,24 @@ def test_evaluate_compositional_with_ablation(demo_root, tmp_path, capsys):
 def test_ablation_needs_the_compositional_method(demo_root, tmp_path, capsys):
     assert main(["evaluate", "--dataset", "folder", "--root", str(demo_root), "--ablation"]) == 2
     assert "--method compositional" in capsys.readouterr().err
+
+
+def test_detect_compositional_scores_csv_has_descriptor_and_explanation_columns(tmp_path):
+    from defectlab.detect.descriptors import PRESETS
+    from defectlab.synthetic.scenes import make_scenes
+
+    scenes = make_scenes("pushpins", 4, {"missing": 1}, size=96, seed=2)
+    normal, images = tmp_path / "normal", tmp_path / "images"
+    for i, s in enumerate(scenes[:3]):
+        save_png_atomic(normal / f"n{i}.png", s.image)
+    save_png_atomic(images / "good.png", scenes[3].image)
+    save_png_atomic(images / "missing.png", scenes[4].image)
+    out = tmp_path / "out"
+    assert main(["detect", "--normal", str(normal), "--images", str(images), "--out", str(out),
+                 "--method", "compositional", "--segmenter", "feature-cluster", "--image-size", "96"]) == 0
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert len(rows) == 2
+    for name in PRESETS["full"]:
+        assert all(float(r[name]) >= 0 for r in rows)
+    assert all(r["explanation"] for r in rows)
+    assert {"group:structural", "group:logical"} <= set(rows[0])

@@ -5,8 +5,9 @@ import argparse
 import numpy as np
 import pytest
 
-from defectlab.detect import clone
+from defectlab.detect import clone, fusion
 from defectlab.detect.compositional import CompositionalDetector, Observation
+from defectlab.detect.descriptors import LOGICAL, STRUCTURAL
 from defectlab.detect.explain import save_class_maps
 from defectlab.errors import ConfigError, NotFittedError
 from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
@@ -32,7 +33,7 @@ def predictions(fitted, scenes):
     return fitted.predict([s.image for s in scenes[4:]])  # normal, missing, scratch
 
 
-def test_missing_part_outscores_normal_and_is_explained(predictions, scenes):
+def test_missing_part_outscores_normal_and_is_explained(predictions, scenes, fitted):
     preds, missing = predictions, scenes[5]
     assert preds[1].score > preds[0].score
     d = preds[1].details
@@ -40,7 +41,12 @@ def test_missing_part_outscores_normal_and_is_explained(predictions, scenes):
     assert "missing part" in d.descriptors["class-histogram"].reason
     assert set(d.descriptors) == {"patch", "class-patch", "foreground-patch", "class-embedding",
                                      "class-histogram", "class-colour", "class-location"}
-    assert preds[1].score == pytest.approx(sum(v.score for v in d.descriptors.values()))
+    # the fusion: descriptor scores summed per group, each group self-normalised, then combined
+    assert set(d.groups) == {"structural", "logical"}
+    for group, members in (("structural", STRUCTURAL), ("logical", LOGICAL)):
+        raw = sum(d.descriptors[n].score for n in members)
+        assert d.groups[group] == pytest.approx(raw / fitted.group_weights_[group])
+    assert preds[1].score == pytest.approx(fusion.combine(d.groups, fitted.fusion))
     assert d.explanation and d.class_map is not None
     assert set(d.timings) == {"features", "segment", "align", "describe", "fuse"}
     # the map lights up where the pin should have been
@@ -176,3 +182,13 @@ def test_detect_cli_runs_sam_and_dinov2_from_local_directories(tmp_path, scenes)
     rows = list(csv.DictReader(open(out / "scores.csv")))
     assert len(rows) == 2 and all(np.isfinite(float(r["score"])) for r in rows)
     assert len(list((out / "class_maps").glob("*.png"))) >= 2
+
+
+def test_sum_fusion_is_the_plain_sum_and_normal_scores_follow_the_fusion(fitted, scenes):
+    det = clone(fitted).set_params(fusion="sum").fit([s.image for s in scenes[:4]])
+    pred = det.predict([scenes[5].image])[0]
+    assert pred.score == pytest.approx(sum(v.score for v in pred.details.descriptors.values()))
+    # group fusions: every normal shot's group score is at most 1 (its own normaliser is their maximum)
+    assert max(fitted.normal_scores()) <= (2 if fitted.fusion == "group-sum" else np.sqrt(2)) + 1e-9
+    with pytest.raises(ConfigError, match="fusion"):
+        clone(fitted).set_params(fusion="nope").fit([s.image for s in scenes[:2]])

@@ -1,7 +1,9 @@
 """The ``detect`` job: fit on a folder of normal images, score a folder of
 images, write what a person needs to act on the result.
 
-Outputs in ``out``: ``scores.csv`` (one row per image, most anomalous first),
+Outputs in ``out``: ``scores.csv`` (one row per image, most anomalous first;
+the compositional method adds each descriptor's normalised score, its group
+scores and the one-line explanation as columns: :func:`explanation_columns`),
 ``overlays/<stem>.png`` (image | heat map, one fixed colour range for all so
 images are comparable; images that share a stem, ``a.png`` and ``a.jpg``, get
 ``a_png.png`` and ``a_jpg.png``), ``summary.png`` (the most anomalous images
@@ -81,7 +83,7 @@ def detect_folder(
         title = f"{path_text(path.name)}  score {pred.score:.4f}" + ("  ANOMALOUS" if flagged else "")
         save_png_atomic(out / "overlays" / out_names[path], side_by_side(image, pred.anomaly_map, vmin, vmax, title))
         rows.append({"image": path_text(path), "score": f"{pred.score:.6f}",
-                     "anomalous": "" if threshold is None else int(flagged)})
+                     "anomalous": "" if threshold is None else int(flagged), **explanation_columns(pred)})
     write_text_atomic(out / "scores.csv", _csv(rows))
     if class_maps:
         from ..detect.explain import save_class_maps
@@ -187,9 +189,33 @@ def _explanations(results) -> list[str]:
     return ["", "Why:", *lines] if lines else []
 
 
+def explanation_columns(pred) -> dict[str, str]:
+    """Extra scores.csv columns of a method that explains itself (compositional).
+
+    One column per descriptor, its normalised score (1.0 = as unusual as the
+    most unusual normal shot), named ``<descriptor>``; one per descriptor
+    group (``group:structural``, ``group:logical``: the group scores the fusion
+    combines) when the detector reports them; and ``explanation``, the
+    one-line reason. A user sorts the table by the column of what fired.
+    Other methods add nothing.
+    """
+    details = pred.details
+    per = getattr(details, "descriptors", None)
+    if not per:
+        return {}
+    cols = {name: f"{d.score:.6f}" for name, d in per.items()}
+    for group, value in (getattr(details, "groups", None) or {}).items():
+        cols[f"group:{group}"] = f"{value:.6f}"
+    cols["explanation"] = pred.explanation
+    return cols
+
+
 def _csv(rows: list[dict]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["image", "score", "anomalous"])
+    fields = ["image", "score", "anomalous"]
+    for row in rows:  # every row of one run has the same columns; the union keeps mixed input honest
+        fields += [k for k in row if k not in fields]
+    writer = csv.DictWriter(buf, fieldnames=fields, restval="")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()

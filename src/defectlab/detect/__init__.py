@@ -1,7 +1,10 @@
 """Few-shot detectors: ``fit`` on a few normal images, ``predict`` -> Prediction.
 
 Each detector registers itself in ``DETECTORS`` where it is defined; importing
-this package imports them all, so ``DETECTORS.names()`` is complete.
+this package imports them all, so ``DETECTORS.names()`` is complete, except
+the two comparison baselines of the compositional bench (``comad``,
+``winclip``: :mod:`.comad`, :mod:`.winclip`), which register when imported and
+are not offered by the command line.
 """
 
 from ..errors import NotFittedError

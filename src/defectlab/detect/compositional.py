@@ -15,7 +15,10 @@ DINOv2 + seven feature similarities), in five swappable stages:
    logical (per class: mean feature, area, colour, location);
 4. score each against a memory bank of the k normal shots;
 5. fuse without labels (:mod:`.fusion`): each score divided by the largest
-   leave-one-out score of the normal shots, then summed.
+   leave-one-out score of the normal shots; the structural and the logical
+   scores are summed within their group, each group divided again by its
+   own largest leave-one-out score, and the groups combined (``fusion``), so
+   that neither kind of evidence drowns the other in its noise.
 
 ``Prediction.details`` explains each image: every descriptor's normalised
 score, the class that drove the logical ones and why ("class 3: area 0.0 %,
@@ -91,6 +94,11 @@ class CompositionalDetector(Detector):
     reference: index, among the normal images, of the one whose parts define
         the classes.
     sigma: Gaussian smoothing of the anomaly map, in image pixels.
+    fusion: how the normalised descriptor scores become one score
+        (:data:`defectlab.detect.fusion.MODES`): "sum" of all (the reference's
+        rule), or the self-normalised structural and logical group scores
+        combined by "group-max", "group-sum" or "group-l2"; the default and
+        why: :mod:`defectlab.detect.fusion`.
     segmenter_kwargs, aligner_kwargs: constructor arguments of the stages
         (for example ``{"model": "path/to/sam"}``).
     descriptor_options: ``{descriptor name: constructor arguments}``.
@@ -119,6 +127,7 @@ class CompositionalDetector(Detector):
         top_percent: float = 2.0,
         reference: int = 0,
         sigma: float = 4.0,
+        fusion: str = fusion.DEFAULT_MODE,
         segmenter_kwargs: dict | None = None,
         aligner_kwargs: dict | None = None,
         descriptor_options: dict[str, dict] | None = None,
@@ -137,6 +146,7 @@ class CompositionalDetector(Detector):
         self.top_percent = top_percent
         self.reference = reference
         self.sigma = sigma
+        self.fusion = fusion
         self.segmenter_kwargs = segmenter_kwargs
         self.aligner_kwargs = aligner_kwargs
         self.descriptor_options = descriptor_options
@@ -205,6 +215,8 @@ class CompositionalDetector(Detector):
     # -- fit -----------------------------------------------------------------
     def fit(self, normal_images: Sequence) -> "CompositionalDetector":
         normal_images = image_list("normal_images", normal_images)
+        if self.fusion not in fusion.MODES:
+            raise ConfigError(f"fusion must be one of {fusion.MODES}, got {self.fusion!r}")
         names, options = resolve(self.descriptors), self._descriptor_options()
         if len(normal_images) == 0:
             raise ConfigError("fit() needs at least one normal image")
@@ -224,8 +236,23 @@ class CompositionalDetector(Detector):
         else:
             self.weights_, self.loo_scores_ = fusion.fixed_weights(make()), {}
         self.descriptors_ = [d.fit(self.normal_parses_) for d in make()]
+        self._set_group_weights()
         self._set_threshold()
         return self
+
+    def _set_group_weights(self) -> None:
+        if self.fusion not in fusion.MODES:
+            raise ConfigError(f"fusion must be one of {fusion.MODES}, got {self.fusion!r}")
+        self.kinds_ = {d.name: d.kind for d in self.descriptors_}
+        loo = {n: [v / self.weights_[n] for v in vals] for n, vals in self.loo_scores_.items()}
+        self.group_weights_ = fusion.group_weights(loo, self.kinds_)
+
+    def _fuse(self, normalised: dict[str, float]) -> tuple[float, dict[str, float]]:
+        """(image score, self-normalised group scores) from the normalised descriptor scores."""
+        groups = {g: v / self.group_weights_[g] for g, v in fusion.group_raw(normalised, self.kinds_).items()}
+        if self.fusion == "sum":
+            return fusion.fuse(normalised), groups
+        return fusion.combine(groups, self.fusion), groups
 
     def _state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """The normal parses and the reference's segments: descriptors and aligner refit from them
@@ -257,6 +284,7 @@ class CompositionalDetector(Detector):
         self.weights_, self.loo_scores_ = state["weights"], state["loo_scores"]
         names, options = resolve(self.descriptors), self._descriptor_options()
         self.descriptors_ = [d.fit(self.normal_parses_) for d in create_descriptors(names, options)]
+        self._set_group_weights()
 
     def normal_scores(self) -> list[float]:
         """Each normal shot's fused score against the other shots, from fit()'s leave-one-out.
@@ -268,7 +296,8 @@ class CompositionalDetector(Detector):
         if not self.loo_scores_:
             return []
         k = len(next(iter(self.loo_scores_.values())))
-        return [sum(self.loo_scores_[n][i] / self.weights_[n] for n in self.loo_scores_) for i in range(k)]
+        return [self._fuse({n: self.loo_scores_[n][i] / self.weights_[n] for n in self.loo_scores_})[0]
+                for i in range(k)]
 
     def _parse(self, obs: Observation) -> tuple[Parse, float]:
         t = time.perf_counter()
@@ -290,14 +319,15 @@ class CompositionalDetector(Detector):
         scores = {d.name: d.score(parse) for d in self.descriptors_}
         t1 = time.perf_counter()
         normalised = fusion.normalise({n: s.value for n, s in scores.items()}, self.weights_)
-        score = fusion.fuse(normalised)
+        score, groups = self._fuse(normalised)
         amap = explain.anomaly_map(parse, scores, self.weights_, obs.shape, self.sigma)
         t2 = time.perf_counter()
         kinds = {d.name: d.kind for d in self.descriptors_}
         per = explain.descriptor_details(scores, self.weights_, kinds)
         details = explain.CompositionalDetails(
             descriptors=per,
-            explanation=explain.summary(per),
+            explanation=explain.summary(per, groups),
+            groups=groups,
             class_map=parse.classes.labels,
             n_classes=parse.n_classes,
             unknown_class=parse.unknown,

@@ -39,6 +39,8 @@ class CompositionalDetails:
     unknown_class: int | None
     segments: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # self-normalised group scores (1.0 = the most unusual normal shot's), what the fusion combines
+    groups: dict[str, float] = field(default_factory=dict)
 
 
 def anomaly_map(
@@ -81,12 +83,18 @@ def descriptor_details(scores: dict[str, DescriptorScore], weights: dict[str, fl
     }
 
 
-def summary(details: dict[str, DescriptorDetail]) -> str:
-    """One line: the descriptor that contributed most, and why."""
+def summary(details: dict[str, DescriptorDetail], groups: dict[str, float] | None = None) -> str:
+    """One line: the descriptor that contributed most (within the group that scored highest), and why."""
     if not details:
         return ""
-    name, d = max(details.items(), key=lambda kv: kv[1].score)
-    return f"{name} {d.score:.2f}x normal" + (f": {d.reason}" if d.reason else "")
+    pool = details
+    head = ""
+    if groups:
+        group = max(groups, key=groups.get)
+        pool = {n: d for n, d in details.items() if d.kind == group} or details
+        head = f"{group} {groups[group]:.2f}x normal; "
+    name, d = max(pool.items(), key=lambda kv: kv[1].score)
+    return head + f"{name} {d.score:.2f}x normal" + (f": {d.reason}" if d.reason else "")
 
 
 def save_class_maps(predictions: Iterable, out_dir: str | Path, images: Iterable[np.ndarray] | None = None,

@@ -18,7 +18,12 @@ No downloaded weights: it runs on the offline default backbone
    edges are background, and so is any segment that looks like a background
    piece (a tray cut into compartments by walls).
 
-Why these units: a colour difference is measured in CIELAB Delta-E divided by
+Why these units: a colour difference is measured in CIELAB Delta-E (lightness
+divided by ``lightness_factor``, CIE94's parametric factor k_L: 1 by default;
+2, the textile value, keeps glossy and textured real parts whole, since
+shading and highlights move lightness more than chroma, but did not raise
+image AUROC on the real-photo development benchmark,
+bench/results/compositional_real.md), divided by
 ``colour_unit`` (12: well above the just-noticeable ~2.3 and above lighting
 and print variation inside one part, below the difference between two
 different paints); a texture difference by the Euclidean distance of unit
@@ -58,6 +63,8 @@ class FeatureClusterSegmenter(Segmenter):
     threshold: merge distance in units described in the module docstring.
     colour_unit, feature_unit: what counts as one unit of colour (Delta-E) and
         of texture (unit-vector distance).
+    lightness_factor: CIELAB lightness differences are divided by this
+        (CIE94 k_L; 1 = plain Delta-E; see the module docstring).
     colour_weight: share of the colour axis in the squared distance (texture
         gets the rest). Colour leads because shallow features also fire on
         edges: with an equal share every part grows a rim segment of "edge"
@@ -81,6 +88,7 @@ class FeatureClusterSegmenter(Segmenter):
     colour_unit: float = 12.0
     feature_unit: float = 0.6
     colour_weight: float = 0.8
+    lightness_factor: float = 1.0
     min_area: float = 0.002
     min_thickness: int = 3
     background_like: bool = True
@@ -132,6 +140,7 @@ class FeatureClusterSegmenter(Segmenter):
         counts = torch.bincount(index, minlength=n).clamp_(min=1).double()[:, None]
         lab = torch.from_numpy(to_lab(image).reshape(-1, 3)).double()
         colour = torch.zeros(n, 3, dtype=torch.float64).index_add_(0, index, lab) / counts
+        colour[:, 0] /= self.lightness_factor
         feats = self._pixel_features(image)  # (h*w, D)
         fmean = torch.zeros(n, feats.shape[1], dtype=torch.float64).index_add_(0, index, feats.double())
         fmean = fmean / fmean.norm(dim=1, keepdim=True).clamp_(min=1e-8)

@@ -4,7 +4,8 @@ Both matchers (Hungarian and nearest) use these costs. Each term is divided by
 a unit so that terms add up meaningfully:
 
 - colour: CIELAB Delta-E / ``colour_unit`` (12, the segmenter's unit: well
-  above lighting and print variation within a part);
+  above lighting and print variation within a part), lightness divided by
+  ``lightness_factor`` (CIE94's k_L, 1 by default, as in the segmenter);
 - feature: cosine distance of mean backbone features / a unit taken from the
   reference itself: half the typical contrast between a part and the most
   different surface in view (median over parts, the background counted as a
@@ -44,6 +45,7 @@ from .base import Aligner, ClassMap, SegmentStats, View, paint, segment_stats
 @dataclass
 class MatchCost:
     colour_unit: float = 12.0
+    lightness_factor: float = 1.0  # CIE94 k_L, as in the feature-cluster segmenter (2 was tried, see there)
     position_unit: float = 0.1
     area_weight: float = 0.5
     position_weight: float = 1.0
@@ -71,7 +73,9 @@ class MatchCost:
 
     def appearance(self, a: SegmentStats, b: SegmentStats) -> np.ndarray:
         """(len(a), len(b)) colour and texture difference."""
-        colour = np.linalg.norm(a.colour[:, None] - b.colour[None], axis=-1) / self.colour_unit
+        diff = a.colour[:, None] - b.colour[None]
+        diff[..., 0] /= self.lightness_factor
+        colour = np.linalg.norm(diff, axis=-1) / self.colour_unit
         if a.feature.shape[1] > 1 and b.feature.shape[1] > 1:
             feature = _cosine(a.feature, b.feature) / self.unit
         else:

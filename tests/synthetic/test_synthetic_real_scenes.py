@@ -1,0 +1,81 @@
+"""The real-photo LOCO-layout generator, on a tiny stand-in of the shared photo folders."""
+
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+
+from defectlab.data.datasets.mvtec_loco import MVTecLOCO
+from defectlab.errors import DefectlabError
+from defectlab.synthetic.real_scenes import CATEGORY, write_benchmark
+
+
+def _png(path, image):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)
+
+
+def _photo(rng, h, w, kind):
+    img = rng.integers(90, 160, (h, w, 3)).astype(np.uint8)
+    if kind == "plate":  # a blue plate on a grey wall
+        img[:] = 200
+        img[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = (200, 60, 20)  # BGR blue
+    if kind == "weld":
+        img[:, : w // 4] = 0
+    return img
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shared")
+    rng = np.random.default_rng(0)
+    shapes = {"metal_plate": (64, 64, "plate"), "commutator": (200, 60, ""), "ball_screw": (180, 180, ""),
+              "battery_weld": (220, 200, "weld")}
+    for product, (h, w, kind) in shapes.items():
+        base = root / "industrial" / product
+        for split in ("train/good", "test/good", "test/defect"):
+            for i in range(3):
+                _png(base / split / f"{i}.png", _photo(rng, h, w, kind))
+        for i in range(3):
+            mask = np.zeros((h, w), np.uint8)
+            mask[h // 2 - 6 : h // 2 + 6, w // 2 - 6 : w // 2 + 6] = 255
+            _png(base / "ground_truth" / "defect" / f"{i}_mask.png", mask)
+    for folder in ("MT_Free", "MT_Crack", "MT_Blowhole", "MT_Break", "MT_Fray"):
+        for i in range(4):
+            img = rng.integers(30, 90, (50, 40, 3)).astype(np.uint8)
+            path = root / "magnetic_tile" / folder / "Imgs" / f"t{i}.jpg"
+            _png(path, img)
+            if folder != "MT_Free":
+                mask = np.zeros((50, 40), np.uint8)
+                mask[20:30, 10:30] = 255
+                _png(path.with_suffix(".png"), mask)
+    return root
+
+
+def _digest(folder):
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*.png")):
+        h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def test_writes_a_loco_layout_the_dataset_reads_deterministically(data, tmp_path):
+    kw = dict(n_train=3, n_val=1, n_good=2, per_logical=1, per_structural=1)
+    root = write_benchmark(data, tmp_path / "a", seed=5, **kw)
+    ds = MVTecLOCO(tmp_path / "a", CATEGORY)
+    test = ds.test_samples()
+    assert len(ds.train_normals()) == 3
+    assert sum(s.anomaly_kind == "logical" for s in test) == 6  # one per logical rule
+    assert sum(s.anomaly_kind == "structural" for s in test) == 5  # one per part class
+    for s in test:
+        if s.label:
+            assert len(s.mask_paths) == 1 and (cv2.imread(str(s.mask_paths[0]), 0) > 0).any()
+    assert (root / "rules.json").is_file()
+    write_benchmark(data, tmp_path / "b", seed=5, **kw)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+
+def test_missing_photo_folder_is_named(tmp_path):
+    with pytest.raises(DefectlabError, match="industrial"):
+        write_benchmark(tmp_path / "nowhere", tmp_path / "out", seed=0)
