@@ -67,7 +67,8 @@ def train_fold(args, product: str, work: Path) -> None:
     print(f"[{product}] trained in {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def evaluate_product(args, product: str, work: Path, methods: list[str]) -> None:
+def evaluate_product(args, product: str, work: Path, methods: list[str], gray: bool = False) -> None:
+    """Run the protocol on ``product``'s evaluation images; ``gray``: query and normals as grey images (ablation)."""
     import torch
 
     from defectlab.click.products import product_split, shared_products
@@ -77,7 +78,8 @@ def evaluate_product(args, product: str, work: Path, methods: list[str]) -> None
     from defectlab.evaluation.click_baselines import ImageContext
     from defectlab.evaluation.interactive import ADClickMethod, build_methods, simulate, summarize
 
-    todo = [m for m in methods if not result_file(work, product, m).is_file()]
+    suffix = "-gray" if gray else ""
+    todo = [m for m in methods if not result_file(work, product, m + suffix).is_file()]
     if ADCLICK in todo and not fold_head(work, product).is_file():
         print(f"[{product}] no fold head yet; ADClick left for a later run")
         todo.remove(ADCLICK)
@@ -94,14 +96,17 @@ def evaluate_product(args, product: str, work: Path, methods: list[str]) -> None
         built[name] = m
     model = next((m.model for m in built.values() if isinstance(m, ADClickMethod)), None) or ClickModel(None)
     normals = ds.train_normals()
-    reference = model.reference(sample_support(normals, min(64, len(normals)), seed=0))
+    def load(path):
+        return np.repeat(load_image(path, "L")[..., None], 3, axis=2) if gray else load_image(path)
+
+    reference = model.reference([load(q) for q in sample_support(normals, min(64, len(normals)), seed=0)])
     for m in built.values():
         if isinstance(m, ADClickMethod):
             m.reference = reference
     records = {name: [] for name in built}
     start = time.perf_counter()
     for i, s in enumerate(samples):
-        image = load_image(s.image_path)
+        image = load(s.image_path)
         gt = load_gt_mask(s)
         text = s.anomaly_type.replace("_", " ")
         context = ImageContext(image=image, prompt=text, features=reference.features(image))
@@ -112,10 +117,10 @@ def evaluate_product(args, product: str, work: Path, methods: list[str]) -> None
     for name, recs in records.items():
         row = summarize(recs, 20)
         row.pop("curve", None)
-        out = {"product": product, "method": name, "label": built[name].name, "row": row,
+        out = {"product": product, "method": name + suffix, "label": built[name].name + (" (grey input)" if gray else ""), "row": row,
                "ious": [r.ious for _, r, _ in recs], "images": [str(s.image_path) for s in samples],
                "checkpoint": checkpoint if name == ADCLICK else None, "seconds": round(time.perf_counter() - start, 1)}
-        write_text_atomic(result_file(work, product, name), json.dumps(out, indent=1) + "\n")
+        write_text_atomic(result_file(work, product, name + suffix), json.dumps(out, indent=1) + "\n")
         print(f"[{product}] {name}: NoC@85 {row['NoC@85']:.2f} mIoU@5 {row['mIoU@5']:.3f} AP@5 {row['AP@5']:.3f}", flush=True)
 
 
@@ -165,9 +170,11 @@ def main(argv=None) -> int:
     ap.add_argument("--products", default="all", help="held-out folds to run, comma separated (default: all five)")
     ap.add_argument("--iterations", type=int, default=600, help="training steps per fold (default: %(default)s)")
     ap.add_argument("--val-per-product", type=int, default=6, help="inner hold-out: evaluation images per training product scored after training")
-    ap.add_argument("--images", type=int, default=20, help="evaluation images per held-out product (default: %(default)s)")
+    ap.add_argument("--images", type=int, default=12, help="evaluation images per held-out product (default: %(default)s)")
     ap.add_argument("--methods", default=",".join((ADCLICK,) + BASELINES))
     ap.add_argument("--sam-model", default=None)
+    ap.add_argument("--gray", type=lambda t: t.split(","), default=[],
+                    help="products (comma separated) on which ADClick also runs on grey copies of query and normals: what colour adds")
     ap.add_argument("--phase", choices=("all", "train", "eval", "report"), default="all")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("runs/click_lopo"), help="fold heads and per-fold results (default: %(default)s)")
@@ -183,7 +190,9 @@ def main(argv=None) -> int:
             train_fold(args, product, work)
         if args.phase in ("all", "eval"):
             evaluate_product(args, product, work, methods)
-    table = report(args, work, methods)
+            if product in args.gray and ADCLICK in methods:
+                evaluate_product(args, product, work, [ADCLICK], gray=True)
+    table = report(args, work, methods + ([ADCLICK + "-gray"] if args.gray else []))
     print(table)
     if args.phase != "train":
         from defectlab.data.io import write_text_atomic
