@@ -58,7 +58,7 @@ def train_fold(args, product: str, work: Path) -> None:
         return
     cmd = ["click-train", "--products", ",".join(args.products_all), "--data-root", str(args.data_root), "--exclude", product,
            "--iterations", str(args.iterations), "--val-per-product", str(args.val_per_product), "--seed", str(args.seed),
-           "--out", str(out), "--no-progress"]  # fmt: skip
+           "--out", str(out)]  # fmt: skip
     print(f"[{product}] training: defectlab " + " ".join(cmd), flush=True)
     start = time.perf_counter()
     rc = cli(cmd)
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     ap.add_argument("--products", default="all", help="held-out folds to run, comma separated (default: all five)")
-    ap.add_argument("--iterations", type=int, default=600, help="training steps per fold (default: %(default)s)")
+    ap.add_argument("--iterations", type=int, default=250, help="training steps per fold (default: %(default)s)")
     ap.add_argument("--val-per-product", type=int, default=6, help="inner hold-out: evaluation images per training product scored after training")
     ap.add_argument("--images", type=int, default=12, help="evaluation images per held-out product (default: %(default)s)")
     ap.add_argument("--methods", default=",".join((ADCLICK,) + BASELINES))

@@ -116,3 +116,15 @@ def test_training_across_products_keeps_each_products_evaluation_images_out(tmp_
         train_part, held = product_split(p.load(), n_eval=1)
         assert samples == held and not set(held) & set(train_part)
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 4  # 2 products x (1 real + 1 synthetic)
+
+
+def test_click_train_products_flags_name_what_is_wrong(tmp_path, capsys):
+    from defectlab.cli import main
+
+    out = str(tmp_path / "m.safetensors")
+    assert main(["click-train", "--products", "all", "--out", out]) == 2
+    assert "--data-root" in capsys.readouterr().err
+    assert main(["click-train", "--root", str(tmp_path), "--exclude", "commutator", "--out", out]) == 2
+    assert "--products" in capsys.readouterr().err
+    assert main(["click-train", "--products", "glass", "--data-root", str(tmp_path), "--out", out]) == 2
+    assert "glass" in capsys.readouterr().err

@@ -7,7 +7,14 @@ import time
 from ..backbones.text import cached_text_encoder
 from ..click.model import HeadConfig
 from ..click.products import SHARED_PRODUCTS, select_products, shared_products
-from ..click.train import DEFAULT_TRAIN_TYPES, PRODUCT_NORMALS, PRODUCT_SYNTHETIC, TrainConfig, train
+from ..click.train import (
+    DEFAULT_TRAIN_TYPES,
+    PRODUCT_ITERATIONS,
+    PRODUCT_NORMALS,
+    PRODUCT_SYNTHETIC,
+    TrainConfig,
+    train,
+)
 from ..errors import ConfigError
 from ..evaluation.interactive import miou_after_clicks
 from . import arguments
@@ -38,7 +45,8 @@ def register(subparsers) -> None:
                    help="defect types to train on, comma separated (default: %(default)s)")
     p.add_argument("--out", required=True, help="checkpoint path (.safetensors); a .json config is written beside it")
     # defaults come from TrainConfig, so the plain command reproduces the shipped checkpoint
-    p.add_argument("--iterations", type=arguments.positive_int, default=T.iterations, help="optimiser steps (default: %(default)s)")
+    p.add_argument("--iterations", type=arguments.positive_int, default=None,
+                   help=f"optimiser steps (default: {T.iterations}; {PRODUCT_ITERATIONS} with --products)")
     p.add_argument("--batch-size", type=arguments.positive_int, default=T.batch_size, help="crops per step (default: %(default)s)")
     p.add_argument("--crop", type=arguments.positive_int, default=T.crop, help="training crop side at model resolution, multiple of 8 (default: %(default)s)")
     p.add_argument("--lr", type=arguments.positive_float, default=T.lr, help="AdamW learning rate (default: %(default)s)")
@@ -76,9 +84,10 @@ def run_train(args) -> int:
         raise ConfigError("give --root (one dataset) or --products with --data-root (several)")
     n_synth = args.synthetic if args.synthetic is not None else (PRODUCT_SYNTHETIC if products else TrainConfig.n_synthetic)
     n_normals = args.normals if args.normals is not None else (PRODUCT_NORMALS if products else TrainConfig.n_normals)
+    iterations = args.iterations if args.iterations is not None else (PRODUCT_ITERATIONS if products else TrainConfig.iterations)
     cfg = TrainConfig(
         dataset=args.dataset, root=str(args.root), category=args.category, train_types=args.train_types,
-        n_normals=n_normals, n_synthetic=n_synth, iterations=args.iterations, batch_size=args.batch_size,
+        n_normals=n_normals, n_synthetic=n_synth, iterations=iterations, batch_size=args.batch_size,
         crop=args.crop, lr=args.lr, max_rounds=args.max_rounds, val_every=args.val_every, seed=args.seed, cache_dir=args.cache,
         text_encoder=text, head=head, progress=not args.no_progress, products=products, max_real=args.max_real,
         val_per_product=args.val_per_product,
