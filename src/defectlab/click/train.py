@@ -61,7 +61,7 @@ PRODUCT_NORMALS = 16
 PRODUCT_SYNTHETIC = 160
 # The shipped five-product head's steps: what fitted the day it was trained (issue #14; the
 # machine was shared by four agents, ~6 s a step); the single-product head had 3000.
-PRODUCT_ITERATIONS = 500
+PRODUCT_ITERATIONS = 400
 PROMPT_TEMPLATES = ("{}", "{} defect", "a {} on the surface")
 
 
