@@ -80,16 +80,17 @@ def evaluate_product(args, product: str, work: Path, methods: list[str], gray: b
 
     suffix = "-gray" if gray else ""
     todo = [m for m in methods if not result_file(work, product, m + suffix).is_file()]
-    if ADCLICK in todo and not fold_head(work, product).is_file():
+    heads = [m for m in todo if m.startswith(ADCLICK)]  # ADClick and its ablations run with the fold's head
+    if heads and not fold_head(work, product).is_file():
         print(f"[{product}] no fold head yet; ADClick left for a later run")
-        todo.remove(ADCLICK)
+        todo = [m for m in todo if m not in heads]
     if not todo:
         return
     torch.set_num_threads(1)
     (p,) = shared_products(args.data_root, [product])
     ds = p.load()
     samples = product_split(ds)[1][: args.images]
-    checkpoint = str(fold_head(work, product)) if ADCLICK in todo else None
+    checkpoint = str(fold_head(work, product)) if heads else None
     built = {}
     for name in todo:
         (m,) = build_methods([name], checkpoint=checkpoint, sam_model=args.sam_model, log=print)
@@ -119,7 +120,7 @@ def evaluate_product(args, product: str, work: Path, methods: list[str], gray: b
         row.pop("curve", None)
         out = {"product": product, "method": name + suffix, "label": built[name].name + (" (grey input)" if gray else ""), "row": row,
                "ious": [r.ious for _, r, _ in recs], "images": [str(s.image_path) for s in samples],
-               "checkpoint": checkpoint if name == ADCLICK else None, "seconds": round(time.perf_counter() - start, 1)}
+               "checkpoint": checkpoint if name.startswith(ADCLICK) else None, "seconds": round(time.perf_counter() - start, 1)}
         write_text_atomic(result_file(work, product, name + suffix), json.dumps(out, indent=1) + "\n")
         print(f"[{product}] {name}: NoC@85 {row['NoC@85']:.2f} mIoU@5 {row['mIoU@5']:.3f} AP@5 {row['AP@5']:.3f}", flush=True)
 
@@ -135,6 +136,8 @@ def report(args, work: Path, methods: list[str]) -> str:
     for product in args.products:
         for method in methods:
             f = result_file(work, product, method)
+            if method.endswith("-gray") and product not in args.gray:
+                continue
             if not f.is_file():
                 missing.append(f"{product}/{method}")
                 continue
