@@ -87,3 +87,44 @@ def test_click_simulation_adds_rounds_and_loss_is_finite():
     logits = head.decode(static, clicks)
     loss = mask_loss(logits, torch.from_numpy(targets).float(), torch.ones(b, h, w))
     assert torch.isfinite(loss) and loss.requires_grad
+
+
+def test_training_across_products_keeps_each_products_evaluation_images_out(tmp_path):
+    from defectlab.click.products import Product, product_split, select_products
+
+    root = make_mvtec(tmp_path / "data", "tile")
+    make_mvtec(tmp_path / "data", "wood")
+    make_mvtec(tmp_path / "data", "felt")
+    products = tuple(Product(c, "mvtec-ad", str(root), c) for c in ("tile", "wood", "felt"))
+    kept = tuple(select_products(products, exclude=("felt",)))  # leave-one-product-out is one argument
+    assert [p.name for p in kept] == ["tile", "wood"]
+    with pytest.raises(ValueError, match="glass"):
+        select_products(products, exclude=("glass",))
+    cfg = TrainConfig(
+        products=kept, n_normals=2, n_synthetic=1, n_eval=1, iterations=2, batch_size=2, crop=64,
+        cache_dir=str(tmp_path / "cache"), text_encoder="test-hash", val_per_product=1,
+        head=HeadConfig(text_dim=TEST_TEXT_DIM, proj=8, width=16, key_dim=8, fine_width=8, dilations=(1, 2)),
+        features=FeatureSettings(image_size=96, max_side=128), progress=False,
+    )  # fmt: skip
+    seen = []
+    path = train(cfg, tmp_path / "m.safetensors", validate=lambda m, r, s: seen.append(s) or _iou_after_one_click(m, r, s))
+    training = json.loads(path.with_suffix(".json").read_text())["training"]
+    assert training["products"] == ["tile", "wood"] and set(training["val_miou"]) == {"tile", "wood"}
+    assert training["per_product"]["tile"] == {"n_normals": 2, "n_real": 1, "n_synthetic": 1}
+    # each product's evaluation draw (one of its two defective images) is what validation saw, never a training image
+    for p, samples in zip(kept, seen):
+        train_part, held = product_split(p.load(), n_eval=1)
+        assert samples == held and not set(held) & set(train_part)
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 4  # 2 products x (1 real + 1 synthetic)
+
+
+def test_click_train_products_flags_name_what_is_wrong(tmp_path, capsys):
+    from defectlab.cli import main
+
+    out = str(tmp_path / "m.safetensors")
+    assert main(["click-train", "--products", "all", "--out", out]) == 2
+    assert "--data-root" in capsys.readouterr().err
+    assert main(["click-train", "--root", str(tmp_path), "--exclude", "commutator", "--out", out]) == 2
+    assert "--products" in capsys.readouterr().err
+    assert main(["click-train", "--products", "glass", "--data-root", str(tmp_path), "--out", out]) == 2
+    assert "glass" in capsys.readouterr().err

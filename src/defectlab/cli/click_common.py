@@ -17,9 +17,9 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def add_dataset_arguments(parser) -> None:
+def add_dataset_arguments(parser, root_required: bool = True) -> None:
     """--dataset, --root, --category: where the labelled images come from."""
     parser.add_argument("--dataset", default="magnetic-tile", help="dataset layout (default: %(default)s)")
-    parser.add_argument("--root", required=True, type=arguments.folder,
+    parser.add_argument("--root", required=root_required, default=None, type=arguments.folder,
                         help="dataset root folder, e.g. ../shared/data/magnetic_tile")
     parser.add_argument("--category", default=None, help="category, for datasets that have several")

@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     e.add_argument("--types", type=comma_list, default=None, help="defect types to evaluate, comma separated (default: all)")
     e.add_argument("--methods", type=comma_list, default="adclick,grabcut,random-walker,residual,sam",
                    help="comma-separated, from: " + ", ".join(CLICK_METHODS.names()) + " (default: %(default)s; "
-                        "adclick-noprompt is the prompt ablation, adclick-nofill the one without fill between clicks)")
+                        "adclick-noprompt is the prompt ablation, adclick-nofill the one without fill between clicks, adclick-noobey the one without click obedience)")
     e.add_argument("--checkpoint", default=None, help="ADClick .safetensors (default: the shipped one)")
     e.add_argument("--sam-model", default=None, help="local SAM directory (or cached hub id) for the SAM baseline")
     e.add_argument("--prompt", default="type", help="'type' (the defect type name, default), 'none', or a fixed text")

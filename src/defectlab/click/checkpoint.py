@@ -27,7 +27,7 @@ from .model import ClickHead, HeadConfig
 from .residual import FeatureSettings
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_CHECKPOINT = WEIGHTS_DIR / "adclick_mt.safetensors"
+DEFAULT_CHECKPOINT = WEIGHTS_DIR / "adclick.safetensors"
 FORMAT_VERSION = 1
 
 

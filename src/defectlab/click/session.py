@@ -41,6 +41,7 @@ from .checkpoint import ClickConfig, load_checkpoint
 from .clicks import Click, click_maps, map_pixel
 from .fill import Fill
 from .model import ClickHead
+from .obey import force_click_disks, split_between_clicks
 from .residual import ImageFeatures, NormalReference
 
 
@@ -96,6 +97,10 @@ class _State:
     prev: np.ndarray | None = None  # model-resolution previous-mask input that produced ``logits``
     logits: np.ndarray | None = None  # (H, W) model resolution
     user_mask: np.ndarray | None = None  # bool, image size, from set_mask
+    # Edit layers (bool, image size): pixels painted / erased with set_mask, which later clicks keep
+    # unless a click falls on the stroke (its 8-connected part), which hands it back to the model.
+    painted: np.ndarray | None = None
+    erased: np.ndarray | None = None
 
 
 class ClickSession:
@@ -112,6 +117,10 @@ class ClickSession:
     threshold: probability above which a pixel is in ``mask``.
     drop_rejected: switch off predicted regions that a negative click
         touches and no positive click does (:func:`drop_rejected_regions`).
+    obey: clicks are orders (:mod:`defectlab.click.obey`): a click's disk
+        carries its label, and a negative click in a region a positive
+        click also touches takes away the part that looks like it; on by
+        default, ``False`` leaves the head's answer (an ablation).
     fill: fill between clicks with a random walker that takes the
         head's mask as its prior (:mod:`defectlab.click.fill`), for
         large, faint defects where the image shows no boundary; on by
@@ -129,6 +138,7 @@ class ClickSession:
         features: ImageFeatures | None = None,
         drop_rejected: bool = True,
         fill: bool = True,
+        obey: bool = True,
     ):
         if not 0.0 < threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
@@ -157,6 +167,8 @@ class ClickSession:
         self._cache: tuple[_State, tuple[np.ndarray, np.ndarray]] | None = None
         self._anomaly_map: np.ndarray | None = None
         self._walk: Fill | None = None  # built on first use: a session with fill off never pays for it
+        self._keys: tuple[np.ndarray, np.ndarray] | None = None  # the head's click keys and colour, for obey
+        self.obey = bool(obey)
         self._fill_on = bool(fill)
         self.precompute_seconds = time.perf_counter() - start
 
@@ -227,15 +239,29 @@ class ClickSession:
             raise ConfigError(f"click ({x:g}, {y:g}) is outside the image, which is {w} wide and {h} high")
         clicks = self._state.clicks + (Click(float(x), float(y), bool(positive)),)
         prev = self._current_model_mask()
-        self._push(_State(clicks, prev, self._run(clicks, prev)))
+        col, row = int(x), int(y)
+        painted, erased = _release(self._state.painted, col, row), _release(self._state.erased, col, row)
+        self._push(_State(clicks, prev, self._run(clicks, prev), painted=painted, erased=erased))
         return self.mask
 
     def set_mask(self, mask) -> None:
-        """Replace the mask (brush/eraser edits); it becomes the previous-mask input of the next click."""
+        """Replace the mask (brush/eraser edits): the previous-mask input of the next click, and a constraint.
+
+        The pixels that differ from the current mask are the edit: later
+        clicks keep what was painted on and what was erased, unless a click
+        falls on such a stroke (its 8-connected part), which hands that
+        stroke back to the model.
+        """
         mask = np.asarray(mask)
         if mask.shape != self.shape:
             raise ConfigError(f"mask shape {mask.shape} does not match the image, {self.shape}")
-        self._push(_State(self._state.clicks, None, None, mask.astype(bool).copy()))
+        mask = mask.astype(bool)
+        old, state = self._outputs()[0], self._state
+        added, removed = mask & ~old, old & ~mask
+        painted = _layer(state.painted, self.shape) & ~removed | added
+        erased = _layer(state.erased, self.shape) & ~added | removed
+        self._push(_State(state.clicks, None, None, mask.copy(), painted if painted.any() else None,
+                          erased if erased.any() else None))
 
     def undo(self) -> bool:
         """Step back; False when there is nothing to undo."""
@@ -312,7 +338,8 @@ class ClickSession:
         """Recompute the current step's mask after a setting changed (a painted mask stays)."""
         state = self._state
         if state.clicks and state.user_mask is None and state.prev is not None:
-            self._history[-1] = _State(state.clicks, state.prev, self._run(state.clicks, state.prev))
+            self._history[-1] = _State(state.clicks, state.prev, self._run(state.clicks, state.prev), painted=state.painted,
+                                       erased=state.erased)
 
     def _push(self, state: _State) -> None:
         self._history.append(state)
@@ -321,8 +348,9 @@ class ClickSession:
     def _current_model_mask(self) -> np.ndarray:
         h, w = self.features.size
         state = self._state
-        if state.user_mask is not None:
-            return (cv2.resize(state.user_mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5).astype(np.float32)
+        if state.user_mask is not None or state.painted is not None or state.erased is not None:
+            shown = self._outputs()[0]  # with the edit layers laid over the head's mask
+            return (cv2.resize(shown.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5).astype(np.float32)
         if state.logits is not None:
             return (state.logits > _logit(self.threshold)).astype(np.float32)
         return np.zeros((h, w), np.float32)
@@ -337,10 +365,16 @@ class ClickSession:
         logits = logits[0, 0].numpy()
         if self.drop_rejected:
             logits = drop_rejected_regions(logits, clicks, (h / ih, w / iw), _logit(self.threshold), self.model.config.radius)
+        scale, radius, level = (h / ih, w / iw), self.model.config.radius, _logit(self.threshold)
         if self._fill_on and clicks:
             if self._walk is None:
                 self._walk = Fill(self.features.rgb.permute(1, 2, 0).numpy())
-            logits = self._walk(logits, clicks, (h / ih, w / iw), self.model.config.radius, _logit(self.threshold))
+            logits = self._walk(logits, clicks, scale, radius, level)
+        if self.obey and clicks:
+            if self._keys is None:
+                self._keys = (self._static.key[0].numpy(), self.features.rgb.permute(1, 2, 0).numpy())
+            logits = split_between_clicks(logits, clicks, scale, radius, level, *self._keys)
+            logits = force_click_disks(logits, clicks, scale, radius, level)
         return logits
 
     def _outputs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -353,6 +387,12 @@ class ClickSession:
             out = (np.zeros(self.shape, bool), np.zeros(self.shape, np.float32))
         else:
             out = self._to_image(state.logits)
+        if state.user_mask is None and (state.painted is not None or state.erased is not None):
+            mask, prob = out[0].copy(), out[1].copy()
+            for layer, value in ((state.painted, True), (state.erased, False)):
+                if layer is not None:
+                    mask[layer], prob[layer] = value, float(value)
+            out = (mask, prob)
         self._cache = (state, out)
         return out
 
@@ -397,3 +437,16 @@ def drop_rejected_regions(
 
 def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
+
+
+def _layer(layer: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    return np.zeros(shape, bool) if layer is None else layer
+
+
+def _release(layer: np.ndarray | None, x: int, y: int) -> np.ndarray | None:
+    """The edit layer without the stroke (8-connected part) under pixel (x, y); None when nothing is left."""
+    if layer is None or not layer[y, x]:
+        return layer
+    _, labels = cv2.connectedComponents(layer.astype(np.uint8), connectivity=8)
+    kept = layer & (labels != labels[y, x])
+    return kept if kept.any() else None
