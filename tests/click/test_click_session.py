@@ -55,6 +55,16 @@ def test_add_click_undo_redo_reset(session):
     assert not session.can_redo  # a new step clears redo
 
 
+def test_reset_after_painting_without_clicks(session):
+    painted = np.zeros((80, 112), bool)
+    painted[10:20, 10:30] = True
+    session.set_mask(painted)  # no clicks, arrays in the state: reset once compared them with ==
+    session.reset()
+    assert not session.mask.any()
+    session.reset()  # already empty: not a second step
+    assert session.undo() and session.mask[15, 20]
+
+
 def test_set_mask_becomes_the_previous_mask(session):
     session.add_click(50, 40, True)
     painted = np.zeros((80, 112), bool)

@@ -91,7 +91,7 @@ def load_click_model(checkpoint: str | None = None) -> ClickModel:
     return ClickModel(checkpoint)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # fields hold arrays: compare with is_empty(), never ==
 class _State:
     clicks: tuple[Click, ...] = ()
     prev: np.ndarray | None = None  # model-resolution previous-mask input that produced ``logits``
@@ -101,6 +101,11 @@ class _State:
     # unless a click falls on the stroke (its 8-connected part), which hands it back to the model.
     painted: np.ndarray | None = None
     erased: np.ndarray | None = None
+
+    def is_empty(self) -> bool:
+        return not self.clicks and all(
+            v is None for v in (self.prev, self.logits, self.user_mask, self.painted, self.erased)
+        )
 
 
 class ClickSession:
@@ -279,7 +284,7 @@ class ClickSession:
 
     def reset(self) -> None:
         """No clicks, empty mask (an undoable step)."""
-        if self._state != _State():
+        if not self._state.is_empty():
             self._push(_State())
 
     # -- history kept by the caller -------------------------------------------
