@@ -12,8 +12,10 @@ from .clicks import Click, click_maps, next_click
 from .model import ClickHead, HeadConfig
 from .residual import FeatureSettings, ImageFeatures, NormalReference
 from .session import ClickModel, ClickSession, load_click_model
+from .seg_detector import AdClickSegDetector  # registers the "adclick-seg" detection method
 
 __all__ = [
+    "AdClickSegDetector",
     "DEFAULT_CHECKPOINT",
     "Click",
     "ClickConfig",
