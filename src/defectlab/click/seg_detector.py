@@ -41,6 +41,18 @@ from .residual import COARSE_STRIDE, ImageFeatures, NormalReference, _unit
 from .session import ClickSession, load_click_model
 
 
+def checkpoint_exists(path) -> bool:
+    """Whether ``path`` names a click-head checkpoint: NAME.safetensors with NAME.json beside it."""
+    from pathlib import Path
+
+    from .checkpoint import config_path
+
+    p = Path(path)
+    if p.suffix != ".safetensors":
+        p = p.with_suffix(".safetensors")
+    return p.is_file() and config_path(p).is_file()
+
+
 def smoothed_max(probability: np.ndarray, sigma: float) -> float:
     """The documented image score: max of the probability map smoothed by a Gaussian of ``sigma`` px."""
     if sigma > 0:
