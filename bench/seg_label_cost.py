@@ -123,6 +123,9 @@ def run_product(product: str, args) -> None:
     normals = ds.train_normals()
     ref_paths = sample_support(normals, min(N_NORMALS, len(normals)), seed=SEED)
     test_normals = [s for s in ds.test_samples() if s.label == 0]
+    if args.max_test_normals and len(test_normals) > args.max_test_normals:  # evenly spaced in file order
+        step = len(test_normals) / args.max_test_normals
+        test_normals = [test_normals[int(i * step)] for i in range(args.max_test_normals)]
     test = test_half + test_normals
     work = args.work / product
     click_head = args.click_heads.get(product, str(DEFAULT_CHECKPOINT))
@@ -247,6 +250,8 @@ def main() -> int:
     p.add_argument("--iterations", type=int, default=None, help="seg-train steps (default: seg-train's default)")
     p.add_argument("--click-head", action="append", default=[], metavar="PRODUCT=PATH",
                    help="click head for a product's click masks (one not trained on it); default: the shipped head")
+    p.add_argument("--max-test-normals", type=int, default=None,
+                   help="at most this many test normals per product, evenly spaced (default: all)")
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "seg_label_cost")
     p.add_argument("--threads", type=int, default=1)

@@ -60,6 +60,17 @@ def test_label_folder_to_seg_train_to_detect_maps_find_the_defect(tmp_path, caps
     assert rows[0]["image"].endswith("bad.png")  # the defective image scores highest
     assert (out / "overlays" / "bad.png").is_file()
 
+    # fit once with the head and the normal images, then score from the saved model: the same scores
+    saved = tmp_path / "fitted"
+    assert main(["fit", "--method", "adclick-seg", "--model", str(model), "--normal", str(root / "train/good"),
+                 "--out", str(saved)]) == 0
+    assert main(["detect", "--model", str(saved), "--images", str(images), "--out", str(tmp_path / "o2")]) == 0
+    again = list(csv.DictReader(open(tmp_path / "o2" / "scores.csv")))
+    assert [(r["image"], r["score"]) for r in again] == [(r["image"], r["score"]) for r in rows]
+    # the seg-train checkpoint alone is not a fitted model: it needs the normal images
+    assert main(["detect", "--model", str(model), "--images", str(images), "--out", str(tmp_path / "o3")]) == 2
+    assert "--normal" in capsys.readouterr().err
+
 
 def test_save_maps_for_the_default_method(tmp_path):
     rng = np.random.default_rng(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..click import seg_detector
 from ..data import ImageLoadError
 from ..errors import ConfigError
 from . import arguments
@@ -43,6 +44,9 @@ def run_detect(args: argparse.Namespace) -> int:
         raise ConfigError("give one of --normal DIR (fit on normal images) or --model MODEL (a fitted model)"
                           if args.normal is None else "--normal and --model together are for --method adclick-seg "
                           "(its seg-train checkpoint); for other methods give one of them")
+    if not seg and args.model is not None and seg_detector.is_click_checkpoint(args.model):
+        raise ConfigError(f"--model {args.model} is a click-head checkpoint (seg-train); score with it by "
+                          "--method adclick-seg --model MODEL --normal DIR (the product's normal images)")
     if args.engine == "ray":
         if args.model is None or seg:
             raise ConfigError("--engine ray scores with a saved model: pass --model MODEL (from defectlab fit)")

@@ -53,6 +53,20 @@ def checkpoint_exists(path) -> bool:
     return p.is_file() and config_path(p).is_file()
 
 
+def is_click_checkpoint(path) -> bool:
+    """Whether ``path`` is a click-head checkpoint (seg-train, click-train), not a fitted detector (fit)."""
+    import json
+    from pathlib import Path
+
+    from .checkpoint import config_path
+
+    try:
+        header = json.loads(config_path(Path(path).with_suffix(".safetensors")).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(header, dict) and "head" in header and "format" not in header
+
+
 def smoothed_max(probability: np.ndarray, sigma: float) -> float:
     """The documented image score: max of the probability map smoothed by a Gaussian of ``sigma`` px."""
     if sigma > 0:
