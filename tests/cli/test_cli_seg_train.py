@@ -118,3 +118,16 @@ def test_detect_adclick_seg_needs_its_model(tmp_path, capsys):
     assert "seg-train" in capsys.readouterr().err
     assert main(["detect", "--images", str(tmp_path / "n"), "--out", str(tmp_path / "o")]) == 2
     assert "--normal" in capsys.readouterr().err
+
+
+def test_evaluate_scores_an_adclick_seg_model_on_a_dataset(tmp_path, capsys):
+    from click_testutil import make_mvtec
+
+    root = make_mvtec(tmp_path / "data")
+    model = tiny_checkpoint(tmp_path / "m.safetensors")  # untrained: this checks the wiring, not the numbers
+    assert main(["evaluate", "--dataset", "mvtec-ad", "--root", str(root), "--category", "tile", "--shots", "2",
+                 "--seeds", "0", "--method", "adclick-seg", "--model", str(model), "--out", str(tmp_path / "ev")]) == 0
+    assert "adclick-seg" in (tmp_path / "ev" / "results.md").read_text()
+    assert main(["evaluate", "--dataset", "mvtec-ad", "--root", str(root), "--category", "tile", "--shots", "2",
+                 "--method", "patch-knn", "--model", str(model), "--out", str(tmp_path / "ev2")]) == 2
+    assert "--model is for --method adclick-seg" in capsys.readouterr().err
