@@ -9,7 +9,8 @@ Score rule: the maximum of the probability map after Gaussian smoothing
 (``sigma`` image pixels, default 4, as the other detectors smooth their maps).
 The probability is already calibrated by training (0.5 = the head's mask
 boundary); smoothing keeps a few isolated hot pixels from deciding the score
-while a defect of a few pixels across still counts, which a mean over the
+(one pixel at 1.0 scores 0.01) while a defect a dozen pixels across keeps most
+of its probability (0.75 for a 12-pixel square at 1.0), which a mean over the
 top 1 % of pixels (patch kNN's rule) would dilute on large images.
 
 The threshold, as for every detector, is the highest leave-one-out score of
