@@ -227,7 +227,8 @@ def report() -> str:
     for c in cells:
         miou = f"{c['click_mIoU']:.3f}" + (" (head saw product)" if c.get("click_head_saw_product") else "") \
             if "click_mIoU" in c else ""
-        lines.append(f"| {c['product']} | {c['labels']} | {c['n_labelled']} | {miou} | {c['pixel_AP']:.1f} | "
+        head = f" ({Path(c['click_head']).stem} head)" if c["cell"].endswith("_ownhead") else ""
+        lines.append(f"| {c['product']} | {c['labels']}{head} | {c['n_labelled']} | {miou} | {c['pixel_AP']:.1f} | "
                      f"{c['AUPRO@0.3']:.1f} | {c['pixel_AUROC']:.1f} | {c['image_AUROC']:.1f} | "
                      f"{c.get('feature_seconds', c.get('fit_seconds', ''))} | {c.get('train_seconds', '')} | "
                      f"{c.get('iterations', '')} |")
@@ -237,6 +238,14 @@ def report() -> str:
     lines += ["", "Mean pixel AP over the products that have the cell:", ""]
     for cell, per in sorted(by_cell.items()):
         lines.append(f"- {cell}: {np.mean(list(per.values())):.1f} over {len(per)} ({', '.join(sorted(per, key=order.get))})")
+    # the done-when: 5-click masks of 10 images vs patch kNN (>= +20 points) and vs gt masks (>= 90 %)
+    keys = ("click5_n10", "gt_n10", "knn")
+    common = sorted(set.intersection(*(set(by_cell.get(k, {})) for k in keys)), key=order.get)
+    if common:
+        click, gt, knn = (float(np.mean([by_cell[k][p] for p in common])) for k in keys)
+        lines += ["", f"Done-when check over {len(common)} products ({', '.join(common)}), shipped click head: "
+                  f"click5_n10 {click:.1f} vs patch kNN {knn:.1f} ({click - knn:+.1f} points; needed >= +20) and "
+                  f"vs gt_n10 {gt:.1f} ({100 * click / gt:.1f} % of it; needed >= 90 %)."]
     return "\n".join(lines) + "\n"
 
 
