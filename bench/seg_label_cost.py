@@ -133,7 +133,7 @@ def run_product(product: str, args) -> None:
     # click masks from a head given for this product (one not trained on it) make cells of their own
     own = "_ownhead" if product in args.click_heads else ""
     name = lambda lab, n: cell_name(lab, n) + ("" if lab == "gt" else own)
-    wanted = [(lab, n) for lab in args.labels for n in args.n]
+    wanted = [(lab, n) for lab in args.labels if lab != "none" for n in args.n]
     todo = [(lab, n) for lab, n in wanted if not cell_file(product, name(lab, n)).is_file()]
     knn_todo = args.knn and not cell_file(product, "knn").is_file()
     if not todo and not knn_todo:
@@ -253,7 +253,7 @@ def main() -> int:
     global CELLS_DIR
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--products", nargs="+", default=list(PRODUCTS))
-    p.add_argument("--labels", nargs="+", default=["gt", "click5"], help="gt, click1, click3, click5 (default: gt click5)")
+    p.add_argument("--labels", nargs="+", default=["gt", "click5"], help="gt, click1, click3, click5, or none (only the kNN baseline) (default: gt click5)")
     p.add_argument("--n", nargs="+", default=["10"], help="labelled images: numbers or 'all' (default: 10)")
     p.add_argument("--no-knn", dest="knn", action="store_false", help="skip the patch kNN baseline")
     p.add_argument("--iterations", type=int, default=None, help="seg-train steps (default: seg-train's default)")
