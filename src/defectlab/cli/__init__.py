@@ -21,6 +21,7 @@ COMMANDS = (
     "defectlab.cli.demo",  # demo: the offline main job
     "defectlab.cli.click_train",  # click-train: train the ADClick head
     "defectlab.cli.click_eval",  # click-eval: simulated-click evaluation
+    "defectlab.cli.seg_train",  # seg-train: ADClick-Seg on a labelled folder
     "defectlab.cli.label",  # label: the labelling web app
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..click import seg_detector
 from ..data import ImageLoadError
 from ..errors import ConfigError
 from . import arguments
@@ -17,11 +18,11 @@ def register(sub) -> None:
     p = sub.add_parser("detect", help="score images against a few normal images; write scores and heat maps",
                        description="Fit a few-shot detector on --normal images (or load one saved by "
                                    "`defectlab fit` / `defectlab export` with --model) and score every image in --images.")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--normal", type=arguments.folder, help="folder of normal (defect-free) images to fit on")
-    source.add_argument("--model", type=Path, default=None,
-                        help="a fitted model from `defectlab fit` (MODEL, .json or .safetensors) or a .onnx file "
-                             "from `defectlab export`; the detector options below are then ignored")
+    p.add_argument("--normal", type=arguments.folder, default=None, help="folder of normal (defect-free) images to fit on")
+    p.add_argument("--model", type=Path, default=None,
+                   help="a fitted model from `defectlab fit` (MODEL, .json or .safetensors) or a .onnx file "
+                        "from `defectlab export`, scoring without --normal (the detector options below are then "
+                        "ignored); with --method adclick-seg and --normal: the checkpoint `defectlab seg-train` wrote")
     p.add_argument("--images", required=True, type=image_source,
                    help="folder of images to score (--engine ray: also a quoted glob, or a text file of paths)")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
@@ -34,8 +35,20 @@ def register(sub) -> None:
 
 
 def run_detect(args: argparse.Namespace) -> int:
+    # --normal fits a detector, --model loads a fitted one; adclick-seg fits on --normal with --model's head.
+    seg = args.method == "adclick-seg" and args.normal is not None
+    if seg and args.model is None:
+        raise ConfigError("--method adclick-seg needs --model MODEL.safetensors, the checkpoint `defectlab seg-train` "
+                          "wrote (with --normal, the product's normal images)")
+    if not seg and (args.normal is None) == (args.model is None):
+        raise ConfigError("give one of --normal DIR (fit on normal images) or --model MODEL (a fitted model)"
+                          if args.normal is None else "--normal and --model together are for --method adclick-seg "
+                          "(its seg-train checkpoint); for other methods give one of them")
+    if not seg and args.model is not None and seg_detector.is_click_checkpoint(args.model):
+        raise ConfigError(f"--model {args.model} is a click-head checkpoint (seg-train); score with it by "
+                          "--method adclick-seg --model MODEL --normal DIR (the product's normal images)")
     if args.engine == "ray":
-        if args.model is None:
+        if args.model is None or seg:
             raise ConfigError("--engine ray scores with a saved model: pass --model MODEL (from defectlab fit)")
         return run_ray(args, args.model)
     if not args.images.is_dir():
@@ -43,7 +56,8 @@ def run_detect(args: argparse.Namespace) -> int:
     try:
         summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args), method=args.method,
                                 threshold=args.threshold, skip_bad=args.skip_bad,
-                                class_maps=getattr(args, "class_maps", False), model=args.model)
+                                class_maps=getattr(args, "class_maps", False), model=None if seg else args.model,
+                                save_maps=args.save_maps)
     except ImageLoadError as err:
         raise ImageLoadError(f"{err} (with defectlab detect, --skip-bad skips unreadable files)") from err
     print(summary)

@@ -6,7 +6,8 @@ the compositional method adds each descriptor's normalised score, its group
 scores and the one-line explanation as columns: :func:`explanation_columns`),
 ``overlays/<stem>.png`` (image | heat map, one fixed colour range for all so
 images are comparable; images that share a stem, ``a.png`` and ``a.jpg``, get
-``a_png.png`` and ``a_jpg.png``), ``summary.png`` (the most anomalous images
+``a_png.png`` and ``a_jpg.png``), with ``save_maps`` ``maps/<stem>.npy`` (each
+anomaly map, float32 at the image's size, the same stems), ``summary.png`` (the most anomalous images
 at a glance, on one colour bar with the threshold marked), ``report.html``
 (every image in a sortable table, one self-contained file) and ``summary.md``. File names are written as
 :func:`~defectlab.data.names.path_text` shows them, so a name that is not
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.io import list_images, load_images, save_png_atomic, write_text_atomic
+from ..data.io import atomic_write, list_images, load_images, save_png_atomic, write_text_atomic
 from ..data.names import output_names, path_text
 from ..detect import create_detector, load_detector
 from ..detect.html_report import ReportRow, html_report
@@ -41,6 +42,7 @@ def detect_folder(
     skip_bad: bool = False,
     class_maps: bool = False,
     model: Path | None = None,
+    save_maps: bool = False,
 ) -> str:
     """Score ``images_dir`` with a detector fitted on ``normal_dir``, or loaded from ``model`` (then fit is skipped)."""
     on_error = "skip" if skip_bad else "raise"
@@ -85,6 +87,9 @@ def detect_folder(
         rows.append({"image": path_text(path), "score": f"{pred.score:.6f}",
                      "anomalous": "" if threshold is None else int(flagged), **explanation_columns(pred)})
     write_text_atomic(out / "scores.csv", _csv(rows))
+    if save_maps:
+        for path, _, pred in results:
+            save_map(out / "maps" / f"{Path(out_names[path]).stem}.npy", pred.anomaly_map)
     if class_maps:
         from ..detect.explain import save_class_maps
 
@@ -116,6 +121,12 @@ def detect_folder(
     ])
     write_text_atomic(out / "summary.md", summary + "\n")
     return summary
+
+
+def save_map(path: Path, anomaly_map: np.ndarray) -> Path:
+    """One image's anomaly map as float32 .npy (``numpy.load`` reads it), written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, lambda handle: np.save(handle, np.asarray(anomaly_map, np.float32)))
 
 
 def map_range(maps: list[np.ndarray]) -> tuple[float, float]:

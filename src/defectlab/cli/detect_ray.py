@@ -24,6 +24,9 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("single", "ray"), default="single",
                    help="single: this process (default); ray: a pool of Ray workers, streaming and resumable "
                         "(needs --model; --images may then be a folder, a glob or a text file of paths)")
+    p.add_argument("--save-maps", action="store_true",
+                   help="also save each image's anomaly map, float32 at the image's size, as OUT/maps/<stem>.npy "
+                        "(--engine ray: OUT/maps/<name>-<hash>.npy); every method")
     g = p.add_argument_group("scale out (--engine ray)")
     g.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
                    help="join this Ray cluster (auto: the one `ray start` runs here); default: start a local "
@@ -34,8 +37,6 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
                    help="CPUs and torch/faiss threads per worker (default: %(default)s)")
     g.add_argument("--batch-size", type=arguments.positive_int, default=16,
                    help="images per call to a worker (default: %(default)s)")
-    g.add_argument("--save-maps", action="store_true",
-                   help="save each anomaly map as OUT/maps/<name>-<hash>.npy (float32, image resolution)")
     g.add_argument("--ship-model", action="store_true",
                    help="send the model's files to the workers through Ray's object store (default: the workers "
                         "read --model themselves, so it must be on storage they all see)")

@@ -4,9 +4,11 @@ compositional method's own; and how they become a detector's keyword arguments."
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..backbones import DEFAULT_BACKBONE
 from ..backbones.resize import POLICIES
+from ..click import seg_detector  # noqa: F401  (registers the adclick-seg method in DETECTORS)
 from ..detect import DETECTORS
 from ..detect.descriptors import DESCRIPTORS, PRESETS, resolve
 from ..errors import ConfigError
@@ -32,9 +34,26 @@ def add_detector_arguments(p: argparse.ArgumentParser) -> None:
     add_compositional_arguments(p)
 
 
+def add_seg_model_argument(p: argparse.ArgumentParser) -> None:
+    """--model for commands that fit (fit, evaluate): the adclick-seg method's trained head."""
+    p.add_argument("--model", type=Path, default=None,
+                   help="--method adclick-seg: the checkpoint `defectlab seg-train` wrote (MODEL.safetensors)")
+
+
 def detector_kwargs(args: argparse.Namespace) -> dict:
     if args.method == "compositional":
         return compositional_kwargs(args)
+    if args.method == "adclick-seg":
+        model = getattr(args, "model", None)
+        if model is None:
+            raise ConfigError("--method adclick-seg needs --model MODEL.safetensors, the checkpoint "
+                              "`defectlab seg-train` wrote")
+        if not seg_detector.checkpoint_exists(model):
+            raise ConfigError(f"--model {model}: no seg-train checkpoint there (MODEL.safetensors with MODEL.json "
+                              "beside it, written by `defectlab seg-train --out`)")
+        return {"model": str(model)}
+    if getattr(args, "model", None) is not None and not hasattr(args, "engine"):
+        raise ConfigError(f"--model is for --method adclick-seg (a seg-train checkpoint), not --method {args.method}")
     kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment, device=args.device, layers=args.layers)
     if args.image_size is not None:
         kw["image_size"] = args.image_size

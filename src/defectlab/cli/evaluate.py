@@ -15,7 +15,7 @@ from ..evaluation import tables
 from ..evaluation.ablation import ablation_table, descriptor_ablation
 from ..evaluation.engine import evaluate
 from . import arguments
-from .detector_args import add_detector_arguments, detector_kwargs
+from .detector_args import add_detector_arguments, add_seg_model_argument, detector_kwargs
 
 
 def register(sub) -> None:
@@ -32,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--ablation", action="store_true", help="compositional: also report each descriptor alone")
     p.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="where tables are saved (default: %(default)s)")
     add_detector_arguments(p)
+    add_seg_model_argument(p)
     p.set_defaults(func=run_evaluate)
 
 

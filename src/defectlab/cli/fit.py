@@ -12,7 +12,7 @@ from pathlib import Path
 from ..data import ImageLoadError
 from ..data.io import list_images, load_images
 from ..detect import create_detector
-from .detector_args import add_detector_arguments, detector_kwargs
+from .detector_args import add_detector_arguments, add_seg_model_argument, detector_kwargs
 
 
 def register(sub) -> None:
@@ -26,6 +26,7 @@ def register(sub) -> None:
                    help="save the threshold for this share of false alarms on normal images, e.g. 0.01, "
                         "from the normal images' leave-one-out scores (default: the detector's threshold)")
     add_detector_arguments(p)
+    add_seg_model_argument(p)
     p.set_defaults(func=run_fit)
 
 

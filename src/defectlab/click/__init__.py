@@ -11,9 +11,11 @@ from .checkpoint import DEFAULT_CHECKPOINT, ClickConfig, load_checkpoint, save_c
 from .clicks import Click, click_maps, next_click
 from .model import ClickHead, HeadConfig
 from .residual import FeatureSettings, ImageFeatures, NormalReference
+from .seg_detector import AdClickSegDetector  # registers the "adclick-seg" detection method
 from .session import ClickModel, ClickSession, load_click_model
 
 __all__ = [
+    "AdClickSegDetector",
     "DEFAULT_CHECKPOINT",
     "Click",
     "ClickConfig",

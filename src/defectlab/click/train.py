@@ -124,7 +124,9 @@ def build_items(cfg: TrainConfig, reference: NormalReference, sources: list[tupl
     cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     items = []
-    for key, make, prompts, kind in tqdm(sources, desc=desc, unit="img", disable=not cfg.progress):
+    # A source may carry a fifth element: normal-reference indices to leave out of its search
+    # (seg_train scores reference normals against the others, as a new normal image would be).
+    for key, make, prompts, kind, *exclude in tqdm(sources, desc=desc, unit="img", disable=not cfg.progress):
         file = cache / f"{key}.safetensors"
         tensors = None
         if file.is_file():
@@ -134,7 +136,7 @@ def build_items(cfg: TrainConfig, reference: NormalReference, sources: list[tupl
                 tensors = None
         if tensors is None:
             image, mask = make()
-            feats = reference.features(image)
+            feats = reference.features(image, exclude=exclude[0] if exclude else ())
             tensors = feats.tensors()
             h, w = feats.size
             target = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)

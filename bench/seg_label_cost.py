@@ -1,0 +1,321 @@
+"""The label-cost trade-off of ADClick-Seg: ground-truth masks vs click-made masks vs no labels.
+
+    python bench/seg_label_cost.py                       # the done-when cells: gt and 5-click masks, N=10
+    python bench/seg_label_cost.py --labels gt click1 click3 click5 --n 5 10 all   # the full grid
+
+For each product (magnetic_tile and industrial/*): its defective images are
+split in half with a fixed seed (``numpy.random.default_rng(0).permutation``
+of the sorted list). The first N of the training half are "labelled":
+
+- ``gt``: with their ground-truth masks;
+- ``clickK``: with the mask defectlab's ClickSession makes after K clicks of
+  the click-eval simulated user (``evaluation.interactive.simulate``: each
+  click at the point farthest from the boundary of the largest error region,
+  prompt = the defect type's name, fill and click consistency on, as in
+  ``defectlab label``). The click head must not have seen the product:
+  ``--click-head PRODUCT=PATH``; by default the shipped head, trained on
+  magnetic_tile only, which is fine for the industrial products and is
+  flagged in the table for magnetic_tile.
+
+Each labelled set trains ADClick-Seg (``click.seg_train.train_seg``; the
+seg-train defaults unless ``--iterations`` says otherwise) against the
+product's normal reference (64 train normals, ``sample_support`` seed 0).
+Test set: the other half of the defective images plus all test normals.
+The unsupervised patch kNN (defaults, fitted on the same 64 normals) is the
+no-label baseline. Reported: pixel AP, AUPRO (FPR 0.3), pixel AUROC, image
+AUROC (%), CPU seconds for the head's features and steps.
+
+Resumable: every cell's result is written atomically to
+``bench/results/seg_label_cost/<product>__<cell>.json`` and skipped when
+present; trained heads and click masks live in ``--work`` (runs/, not
+committed). ``--report`` only rebuilds the markdown from the saved cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from defectlab.click import ClickModel, ClickSession  # noqa: E402
+from defectlab.click.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
+from defectlab.click.seg_detector import smoothed_max  # noqa: E402
+from defectlab.click.seg_train import Labelled, SegTrainConfig, train_seg  # noqa: E402
+from defectlab.data import get_dataset, load_gt_mask, load_image, sample_support  # noqa: E402
+from defectlab.data.io import load_mask, save_png_atomic, write_text_atomic  # noqa: E402
+from defectlab.detect import PatchKNNDetector  # noqa: E402
+from defectlab.evaluation.click_baselines import ImageContext  # noqa: E402
+from defectlab.evaluation.interactive import ADClickMethod, simulate  # noqa: E402
+from defectlab.metrics import aupro, image_auroc, iou, pixel_ap, pixel_auroc  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+PRODUCTS = ("magnetic_tile", "metal_plate", "ball_screw", "commutator", "battery_weld")
+RESULTS = ROOT / "bench" / "results"
+CELLS_DIR = RESULTS / "seg_label_cost"
+N_NORMALS = 64
+SEED = 0
+
+
+def dataset(product: str, data: Path):
+    if product == "magnetic_tile":
+        return get_dataset("magnetic-tile", str(data / "magnetic_tile"))
+    return get_dataset("mvtec-ad", str(data / "industrial"), product)
+
+
+def split(ds):
+    defective = sorted((s for s in ds.test_samples() if s.label == 1), key=lambda s: str(s.image_path))
+    order = np.random.default_rng(SEED).permutation(len(defective))
+    half = len(defective) // 2
+    return [defective[i] for i in order[:half]], [defective[i] for i in order[half:]]
+
+
+def cell_name(labels: str, n: str) -> str:
+    return f"{labels}_n{n}"
+
+
+def cell_file(product: str, cell: str) -> Path:
+    return CELLS_DIR / f"{product}__{cell}.json"
+
+
+def click_masks(samples, k: int, model: ClickModel, reference, work: Path) -> tuple[list[np.ndarray], list[float]]:
+    """The masks the simulated user gets after ``k`` clicks per image (cached as PNGs in ``work``)."""
+    method = ADClickMethod(model, use_prompt=model.config.text_encoder is not None)
+    method.reference = reference
+    masks, ious = [], []
+    for s in samples:
+        gt = load_gt_mask(s)
+        file = work / f"k{k}" / f"{s.anomaly_type}__{s.image_path.stem}.png"
+        if file.is_file():
+            mask = load_mask(file)
+        else:
+            image = load_image(s.image_path)
+            method.start(ImageContext(image, prompt=s.anomaly_type, features=reference.features(image)))
+            simulate(method, gt, max_clicks=k, stop_iou=1.1, keep_soft=())
+            mask = method.session.mask if method.session.clicks else np.zeros_like(gt)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            save_png_atomic(file, mask.astype(np.uint8) * 255)
+        masks.append(mask)
+        ious.append(iou(mask, gt) if gt.any() else float(not mask.any()))
+    return masks, ious
+
+
+def metrics(gts, maps, labels, scores) -> dict:
+    maps = [m.astype(np.float32) for m in maps]
+    return {
+        "pixel_AP": 100 * pixel_ap(gts, maps),
+        "AUPRO@0.3": 100 * aupro(gts, maps, 0.3),
+        "pixel_AUROC": 100 * pixel_auroc(gts, maps),
+        "image_AUROC": 100 * image_auroc(labels, scores),
+    }
+
+
+def run_product(product: str, args) -> None:
+    ds = dataset(product, args.data)
+    train_half, test_half = split(ds)
+    normals = ds.train_normals()
+    ref_paths = sample_support(normals, min(N_NORMALS, len(normals)), seed=SEED)
+    test_normals = [s for s in ds.test_samples() if s.label == 0]
+    if args.max_test_normals and len(test_normals) > args.max_test_normals:  # evenly spaced in file order
+        step = len(test_normals) / args.max_test_normals
+        test_normals = [test_normals[int(i * step)] for i in range(args.max_test_normals)]
+    test = test_half + test_normals
+    work = args.work / product
+    click_head = args.click_heads.get(product, str(DEFAULT_CHECKPOINT))
+    saw = product == "magnetic_tile" and product not in args.click_heads
+    # click masks from a head given for this product (one not trained on it) make cells of their own
+    own = "_ownhead" if product in args.click_heads else ""
+    name = lambda lab, n: cell_name(lab, n) + ("" if lab == "gt" else own)
+    wanted = [(lab, n) for lab in args.labels if lab != "none" for n in args.n]
+    todo = [(lab, n) for lab, n in wanted if not cell_file(product, name(lab, n)).is_file()]
+    knn_todo = args.knn and not cell_file(product, "knn").is_file()
+    if not todo and not knn_todo:
+        print(f"{product}: all cells done")
+        return
+    print(f"{product}: {len(train_half)} train-half / {len(test_half)} test-half defective, {len(test_normals)} test normals; "
+          f"cells to do: {[name(*c) for c in todo]}{' + knn' if knn_todo else ''}", flush=True)
+    t0 = time.perf_counter()
+    click_model = ClickModel(click_head)
+    reference = click_model.reference(ref_paths)
+    print(f"  reference: {time.perf_counter() - t0:.0f} s", flush=True)
+
+    heads = {}
+    for lab, n in todo:
+        chosen = train_half if n == "all" else train_half[: int(n)]
+        cell = name(lab, n)
+        info = {"product": product, "cell": cell, "labels": lab, "n_labelled": len(chosen)}
+        if lab == "gt":
+            masks = [load_gt_mask(s) for s in chosen]
+        else:
+            k = int(lab.removeprefix("click"))
+            t = time.perf_counter()
+            masks, ious = click_masks(chosen, k, click_model, reference, work / f"clickmasks{own}")
+            info.update(click_mIoU=float(np.mean(ious)), click_head=str(click_head), click_head_saw_product=saw,
+                        click_seconds=round(time.perf_counter() - t, 1))
+            print(f"  {cell}: click masks mIoU {np.mean(ious):.3f}", flush=True)
+        head_path = work / "heads" / f"{cell}.safetensors"
+        if not head_path.is_file():
+            cfg = SegTrainConfig(progress=False, cache_dir=str(args.work / "cache"),
+                                 **({"iterations": args.iterations} if args.iterations else {}))
+            train_seg(cfg, normals, [Labelled(s.image_path, m, s.anomaly_type) for s, m in zip(chosen, masks)], head_path)
+        training = json.loads(head_path.with_suffix(".json").read_text())["training"]
+        info.update(feature_seconds=training["feature_seconds"], train_seconds=training["train_seconds"],
+                    iterations=training["iterations"])
+        print(f"  {cell}: trained, features {training['feature_seconds']} s, steps {training['train_seconds']} s", flush=True)
+        heads[cell] = (ClickModel(head_path), info)
+
+    # one pass over the test images: features once, every new head on them
+    gts, labels = [], []
+    maps = {c: [] for c in heads}
+    scores = {c: [] for c in heads}
+    knn = None
+    if knn_todo:
+        t = time.perf_counter()
+        knn = PatchKNNDetector(progress=False).fit(ref_paths)
+        knn_fit = time.perf_counter() - t
+        maps["knn"], scores["knn"] = [], []
+    t = time.perf_counter()
+    for j, s in enumerate(test):
+        image = load_image(s.image_path)
+        gts.append(load_gt_mask(s, image.shape[:2]))
+        labels.append(s.label)
+        if heads:
+            feats = reference.features(image)
+            for c, (model, _) in heads.items():
+                prob = ClickSession(image, reference, model=model, features=feats).segment()
+                maps[c].append(prob.astype(np.float16))
+                scores[c].append(smoothed_max(prob, 4.0))
+        if knn is not None:
+            pred = knn.predict([image])[0]
+            maps["knn"].append(pred.anomaly_map.astype(np.float16))
+            scores["knn"].append(pred.score)
+        if j % 50 == 0:
+            print(f"  test {j}/{len(test)} ({time.perf_counter() - t:.0f} s)", flush=True)
+    for c in maps:
+        info = heads[c][1] if c in heads else {"product": product, "cell": "knn", "labels": "none (patch kNN)",
+                                               "n_labelled": 0, "fit_seconds": round(knn_fit, 1)}
+        info.update(metrics(gts, maps[c], labels, scores[c]), n_test_defective=len(test_half),
+                    n_test_normal=len(test_normals))
+        CELLS_DIR.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(cell_file(product, c), json.dumps(info, indent=2) + "\n")
+        print(f"  {c}: pixel AP {info['pixel_AP']:.1f}  AUPRO {info['AUPRO@0.3']:.1f}  "
+              f"image AUROC {info['image_AUROC']:.1f}", flush=True)
+
+
+def report() -> str:
+    cells = [json.loads(p.read_text()) for p in sorted(CELLS_DIR.glob("*.json"))]
+    order = {p: i for i, p in enumerate(PRODUCTS)}
+    cells.sort(key=lambda c: (order.get(c["product"], 99), c["cell"] != "knn", c["cell"]))
+    lines = [
+        "# ADClick-Seg: what labels buy (bench/seg_label_cost.py)",
+        "",
+        "Defective images split in half (seed 0); N images of one half labelled with ground-truth masks (gt) or "
+        "with the masks ClickSession makes after K simulated clicks (clickK); ADClick-Seg trained on them "
+        "(seg-train defaults unless the iterations column says otherwise); tested on the other half plus all test "
+        "normals. patch kNN: unsupervised, no labels, fitted on the same 64 normals. Values in %.",
+        "",
+        "| product | labels | N | click mIoU | pixel AP | AUPRO@0.3 | pixel AUROC | image AUROC | features s | steps s | iterations |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cells:
+        miou = f"{c['click_mIoU']:.3f}" + (" (head saw product)" if c.get("click_head_saw_product") else "") \
+            if "click_mIoU" in c else ""
+        head = f" ({Path(c['click_head']).stem} head)" if c["cell"].endswith("_ownhead") else ""
+        lines.append(f"| {c['product']} | {c['labels']}{head} | {c['n_labelled']} | {miou} | {c['pixel_AP']:.1f} | "
+                     f"{c['AUPRO@0.3']:.1f} | {c['pixel_AUROC']:.1f} | {c['image_AUROC']:.1f} | "
+                     f"{c.get('feature_seconds', c.get('fit_seconds', ''))} | {c.get('train_seconds', '')} | "
+                     f"{c.get('iterations', '')} |")
+    by_cell: dict[str, dict[str, float]] = {}
+    for c in cells:
+        by_cell.setdefault(c["cell"], {})[c["product"]] = c["pixel_AP"]
+    lines += ["", "Mean pixel AP over the products that have the cell:", ""]
+    for cell, per in sorted(by_cell.items()):
+        lines.append(f"- {cell}: {np.mean(list(per.values())):.1f} over {len(per)} ({', '.join(sorted(per, key=order.get))})")
+    # the issue's done-when: 5-click masks of 10 images vs patch kNN (>= +20 points) and vs gt masks (>= 90 %)
+    own = by_cell.get("click5_n10_ownhead", {})
+    shipped = by_cell.get("click5_n10", {})
+    variants = {
+        "click masks from the shipped head (it saw magnetic_tile)": shipped,
+        "click masks from a head that never saw the product (leave-one-product-out head for magnetic_tile, "
+        "shipped head for the others)": {p: own[p] if p == "magnetic_tile" else v
+                                         for p, v in shipped.items() if p != "magnetic_tile" or p in own},
+        "click masks from the leave-one-product-out heads for every product": own,
+    }
+    lines += ["", "Done-when check (mean pixel AP over the products that have all three cells):", ""]
+    for what, clicks in variants.items():
+        common = sorted(set(clicks) & set(by_cell.get("gt_n10", {})) & set(by_cell.get("knn", {})), key=order.get)
+        if not common:
+            continue
+        click = float(np.mean([clicks[p] for p in common]))
+        gt, knn = (float(np.mean([by_cell[k][p] for p in common])) for k in ("gt_n10", "knn"))
+        lines.append(f"- {what}, {len(common)} products ({', '.join(common)}): 5-click masks of 10 images {click:.1f} "
+                     f"vs patch kNN {knn:.1f} ({click - knn:+.1f} points; needed >= +20); vs ground-truth masks of "
+                     f"the same 10 images {gt:.1f} ({100 * click / gt:.1f} % of it; needed >= 90 %).")
+    return "\n".join(lines) + "\n" + NOTES
+
+
+NOTES = """
+## How this run was made (2026-12-01), and what to read into it
+
+- Command: `python bench/seg_label_cost.py --iterations 200` (magnetic_tile with `--max-test-normals 100`:
+  100 of its 476 test normals, evenly spaced, to fit the CPU time); the leave-one-product-out cells:
+  `--labels click5 --no-knn --iterations 200 --click-head P=runs/seg_label_cost/lopo_heads/fold_P.safetensors`
+  (plus `--max-test-normals 100` for magnetic_tile). Settings were fixed before any figure was seen; nothing
+  was tuned on these numbers. One seed, one split: margins of a few points are inside what another split
+  would move.
+- 200 steps, half of seg-train's default 400, because four agents shared the two cores (load average 15-20;
+  a process got 15-25 % of a core). The features/steps seconds above are wall clock under that load, not
+  CPU cost: seg-train at its defaults (400 steps) on commutator took 305 s of CPU (5.1 min; 33.7 min wall
+  at 15 % of a core).
+- The click heads: the shipped head (trained on magnetic_tile only) for the plain click5 rows; for
+  magnetic_tile that head saw the product (flagged). The fold_P heads were trained by the cross-product
+  ADClick work (branch adclick-lopo, `bench/click_lopo.py`, 250 iterations, on the four other products) and
+  copied from /work/wt-adclick-lopo/runs/click_lopo at 15:50 UTC (sha1 in runs/seg_label_cost/lopo_heads/SHA1);
+  the masks were made with this branch's ClickSession (without that branch's click-obedience step).
+- The shipped head fails as a click tool on ball_screw and commutator (5-click mIoU 0.006 / 0.005: one
+  positive click paints about half of the image and negative clicks do not remove it), so the seg model
+  trained on those masks learns little; with the fold heads the masks are better (0.10 / 0.21) but still
+  far from the ground truth, which is why click masks reach 83 % of the ground-truth training, not 90 %.
+- metal_plate is solved by the unsupervised kNN already (95.0), so no label can add 20 points there.
+"""
+
+
+def main() -> int:
+    global CELLS_DIR
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--products", nargs="+", default=list(PRODUCTS))
+    p.add_argument("--labels", nargs="+", default=["gt", "click5"], help="gt, click1, click3, click5, or none (only the kNN baseline) (default: gt click5)")
+    p.add_argument("--n", nargs="+", default=["10"], help="labelled images: numbers or 'all' (default: 10)")
+    p.add_argument("--no-knn", dest="knn", action="store_false", help="skip the patch kNN baseline")
+    p.add_argument("--iterations", type=int, default=None, help="seg-train steps (default: seg-train's default)")
+    p.add_argument("--click-head", action="append", default=[], metavar="PRODUCT=PATH",
+                   help="click head for a product's click masks (one not trained on it); default: the shipped head")
+    p.add_argument("--max-test-normals", type=int, default=None,
+                   help="at most this many test normals per product, evenly spaced (default: all)")
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--work", type=Path, default=ROOT / "runs" / "seg_label_cost")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--results", type=Path, default=RESULTS, help="where the markdown and per-cell JSON go")
+    p.add_argument("--report", action="store_true", help="only rebuild the markdown from the saved cells")
+    args = p.parse_args()
+    CELLS_DIR = args.results / "seg_label_cost"
+    torch.set_num_threads(args.threads)
+    args.click_heads = dict(item.split("=", 1) for item in args.click_head)
+    if not args.report:
+        for product in args.products:
+            run_product(product, args)
+    text = report()
+    write_text_atomic(args.results / "seg_label_cost.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
