@@ -66,7 +66,7 @@ from .train import (
     _stack,
     _synth_kind,
     build_items,
-    mask_loss,
+    optimise_step,
 )
 
 SEG_MODE = "adclick-seg"
@@ -240,14 +240,8 @@ def train_seg(
         batch = _stack([_crop(it, cfg.crop, rng) for it in items])
         prompts = _prompts(items, table, cfg.no_prompt_fraction, rng)
         static = head.encode(batch["feat"], batch["resid"], batch["dist"], batch["fine"], batch["rgb"])
-        logits, coarse = head.decode(static, None, prompts, return_coarse=True)
-        loss = mask_loss(logits, batch["target"], batch["valid"]) + 0.4 * mask_loss(coarse, batch["target"], batch["valid"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        loss = optimise_step(head, opt, sched, static, None, prompts, batch)
+        running = loss if running is None else 0.95 * running + 0.05 * loss
         bar.set_postfix(loss=f"{running:.3f}")
     train_seconds = time.perf_counter() - train_start
 

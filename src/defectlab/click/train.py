@@ -285,6 +285,18 @@ def mask_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
 # --------------------------------------------------------------------------- main
 
 
+def optimise_step(head: ClickHead, opt, sched, static, click_in, prompts, batch: dict) -> float:
+    """One optimiser step on the output and (0.4x) the stride-4 logits; returns the loss."""
+    logits, coarse = head.decode(static, click_in, prompts, return_coarse=True)
+    loss = mask_loss(logits, batch["target"], batch["valid"]) + 0.4 * mask_loss(coarse, batch["target"], batch["valid"])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def split_real(ds, types: Sequence[str] = DEFAULT_TRAIN_TYPES, val_every: int = 0) -> tuple[list, list]:
     """(training, validation) real defective samples of ``types``: every ``val_every``-th is held back (0: none).
 
@@ -343,14 +355,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
         targets = (batch["target"] > 0.5).numpy() | _thin_fallback(batch["target"])
         valid = batch["valid"].numpy() > 0
         click_in = simulate_clicks(head, static, targets, valid, prompts, rng, cfg)
-        logits, coarse = head.decode(static, click_in, prompts, return_coarse=True)
-        loss = mask_loss(logits, batch["target"], batch["valid"]) + 0.4 * mask_loss(coarse, batch["target"], batch["valid"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        loss = optimise_step(head, opt, sched, static, click_in, prompts, batch)
+        running = loss if running is None else 0.98 * running + 0.02 * loss
         bar.set_postfix(loss=f"{running:.3f}")
     train_seconds = time.perf_counter() - train_start
 

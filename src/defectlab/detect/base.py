@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import numpy as np
 
 from ..backbones import Backbone
+from ..backbones.embedder import PatchEmbedder
 from ..errors import ConfigError, NotFittedError
 from ..registry import Registry
 from . import persist
@@ -164,3 +165,13 @@ def _same(a, b) -> bool:
         return bool(a == b)
     except Exception:  # arrays and objects without a plain truth value
         return a is b
+
+
+class PatchFeatures:
+    """Mixin of detectors with ``backbone``, ``layers``, ``pool``, ``batch_size`` and ``device`` parameters."""
+
+    @property
+    def embedder_(self) -> PatchEmbedder:
+        """The feature pipeline, built (weights loaded) on first use and kept across fits."""
+        return self._part("embedder", PatchEmbedder, self.backbone, self.layers, self.pool,  # type: ignore[attr-defined]
+                          batch_size=self.batch_size, device=self.device)  # type: ignore[attr-defined]

@@ -28,14 +28,14 @@ from typing import Sequence
 import numpy as np
 
 from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
-from ..backbones.embedder import PatchEmbedder, upsample_map
+from ..backbones.embedder import upsample_map
 from ..backbones.knn import CosineIndex, normalise
 from ..backbones.resize import Resizer
 from ..data.checks import image_list, positive_int
 from ..data.io import load_image
 from ..errors import ConfigError
 from . import persist
-from .base import DETECTORS, Detector, Prediction, source_name
+from .base import DETECTORS, Detector, PatchFeatures, Prediction, source_name
 from .patch_knn import top_percent_mean
 
 # one-shot units (no leave-one-out possible): a component 50 % larger or a third
@@ -65,7 +65,7 @@ def kmeans(x: np.ndarray, k: int, seed: int = 0, iterations: int = 25) -> np.nda
 
 
 @DETECTORS.register("comad")
-class ComADDetector(Detector):
+class ComADDetector(PatchFeatures, Detector):
     """
     Parameters
     ----------
@@ -95,11 +95,6 @@ class ComADDetector(Detector):
         self.batch_size = batch_size
         self.device = device
         self.progress = progress
-
-    @property
-    def embedder_(self) -> PatchEmbedder:
-        return self._part("embedder", PatchEmbedder, self.backbone, self.layers, self.pool,
-                          batch_size=self.batch_size, device=self.device)
 
     def _features(self, images: list[np.ndarray]) -> list[np.ndarray]:
         return [normalise(f.reshape(-1, f.shape[-1]).astype(np.float32)).reshape(f.shape)

@@ -37,7 +37,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
-from ..backbones.embedder import PatchEmbedder
 from ..backbones.resize import Resizer
 from ..data.checks import image_list
 from ..data.io import load_image
@@ -46,7 +45,7 @@ from ..segment import View, create_aligner, create_segmenter
 from ..segment.aligners.base import Aligner, ClassMap
 from ..segment.base import Segmentation, Segmenter
 from . import explain, fusion, persist
-from .base import DETECTORS, Detector, Prediction, source_name
+from .base import DETECTORS, Detector, PatchFeatures, Prediction, source_name
 from .descriptors import DESCRIPTORS, STRUCTURAL, Parse, create_descriptors, resolve
 
 
@@ -72,7 +71,7 @@ class Observation:
 
 
 @DETECTORS.register("compositional")
-class CompositionalDetector(Detector):
+class CompositionalDetector(PatchFeatures, Detector):
     """
     Parameters
     ----------
@@ -153,12 +152,6 @@ class CompositionalDetector(Detector):
         self.batch_size = batch_size
         self.device = device
         self.progress = progress
-
-    @property
-    def embedder_(self) -> PatchEmbedder:
-        """The feature pipeline, built (weights loaded) on first use and kept across fits."""
-        return self._part("embedder", PatchEmbedder, self.backbone, self.layers, self.pool,
-                          batch_size=self.batch_size, device=self.device)
 
     @property
     def segmenter_(self) -> Segmenter:

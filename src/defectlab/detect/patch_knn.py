@@ -15,14 +15,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
-from ..backbones.embedder import PatchEmbedder, upsample_map
+from ..backbones.embedder import upsample_map
 from ..backbones.knn import CosineIndex, greedy_coreset
 from ..backbones.resize import Resizer
 from ..data.checks import image_list, positive_int
 from ..data.io import load_image
 from ..errors import ConfigError
 from . import persist
-from .base import DETECTORS, Detector, Prediction, source_name
+from .base import DETECTORS, Detector, PatchFeatures, Prediction, source_name
 
 AUGMENTATIONS = ("none", "rotate", "rotate-flip")
 # A coreset never keeps fewer rows than this: the 0.5-point AUROC bound behind the
@@ -32,7 +32,7 @@ MIN_CORESET_ROWS = 1024
 
 
 @DETECTORS.register("patch-knn")
-class PatchKNNDetector(Detector):
+class PatchKNNDetector(PatchFeatures, Detector):
     """
     Parameters
     ----------
@@ -102,12 +102,6 @@ class PatchKNNDetector(Detector):
             raise ConfigError(f"top_percent must be in (0, 100], got {self.top_percent}")
         if not 0 < self.coreset <= 1:
             raise ConfigError(f"coreset must be a share in (0, 1], got {self.coreset}")
-
-    @property
-    def embedder_(self) -> PatchEmbedder:
-        """The feature pipeline, built (weights loaded) on first use and kept across fits."""
-        return self._part("embedder", PatchEmbedder, self.backbone, self.layers, self.pool,
-                          batch_size=self.batch_size, device=self.device)
 
     # -- features ---------------------------------------------------------
     def embed(self, images: list[np.ndarray]) -> list[np.ndarray]:
