@@ -36,7 +36,7 @@ from ..backbones.knn import CosineIndex
 from ..data.checks import image_list
 from ..data.io import load_image
 from ..detect import persist
-from ..detect.base import DETECTORS, Detector, Prediction, source_name
+from ..detect.base import DETECTORS, Detector, Prediction
 from ..errors import ConfigError
 from .residual import COARSE_STRIDE, ImageFeatures, NormalReference, _unit
 from .session import ClickSession, load_click_model
@@ -92,6 +92,8 @@ class AdClickSegDetector(Detector):
     Fitted attributes: ``reference_`` (the normal reference), ``normal_scores_``, ``threshold_``.
     """
 
+    _fitted_attribute = "reference_"
+
     def __init__(self, model: str | None = None, prompt: str | None = None, sigma: float = 4.0,
                  max_normals: int = 64, progress: bool = True):
         self.model = model
@@ -133,15 +135,9 @@ class AdClickSegDetector(Detector):
     def score(self, probability: np.ndarray) -> float:
         return smoothed_max(probability, self.sigma)
 
-    def predict(self, images: Sequence) -> list[Prediction]:
-        self._check_fitted("reference_")
-        images = image_list("images", images)
-        out = []
-        for item in tqdm(images, desc="scoring", unit="img", disable=not self.progress or len(images) < 4):
-            image = load_image(item)
-            prob = self.probability(image)
-            out.append(Prediction(score=self.score(prob), anomaly_map=prob, source=source_name(item)))
-        return out
+    def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
+        prob = self.probability(image)
+        return Prediction(score=self.score(prob), anomaly_map=prob, source=source)
 
     def normal_scores(self) -> list[float]:
         self._check_fitted("reference_", "normal_scores()")

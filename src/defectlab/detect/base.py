@@ -23,12 +23,15 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..backbones import Backbone
 from ..backbones.embedder import PatchEmbedder
+from ..data.checks import image_list
+from ..data.io import load_image
 from ..errors import ConfigError, NotFittedError
 from ..registry import Registry
 from . import persist
@@ -62,9 +65,19 @@ class Detector(ABC):
     def fit(self, normal_images: Sequence) -> "Detector":
         """Learn from normal images; sets the fitted attributes (ending in ``_``) and ``threshold_``."""
 
-    @abstractmethod
+    # the attribute fit() sets that predict() needs; its absence means "not fitted"
+    _fitted_attribute: ClassVar[str] = "threshold_"
+
     def predict(self, images: Sequence) -> list[Prediction]:
-        """One :class:`Prediction` per image."""
+        """One :class:`Prediction` per image (a progress bar from four images on)."""
+        self._check_fitted(self._fitted_attribute)
+        images = image_list("images", images)
+        bar = tqdm(images, desc="scoring", unit="img", disable=not getattr(self, "progress", False) or len(images) < 4)
+        return [self._predict_image(load_image(item), source_name(item)) for item in bar]
+
+    def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
+        """The prediction for one loaded RGB uint8 image; methods that score one image at a time define it."""
+        raise NotImplementedError
 
     @abstractmethod
     def normal_scores(self) -> list[float]:

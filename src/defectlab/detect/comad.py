@@ -35,7 +35,7 @@ from ..data.checks import image_list, positive_int
 from ..data.io import load_image
 from ..errors import ConfigError
 from . import persist
-from .base import DETECTORS, Detector, PatchFeatures, Prediction, source_name
+from .base import DETECTORS, Detector, PatchFeatures, Prediction
 from .patch_knn import top_percent_mean
 
 # one-shot units (no leave-one-out possible): a component 50 % larger or a third
@@ -78,6 +78,8 @@ class ComADDetector(PatchFeatures, Detector):
     patches), ``bank_`` (per normal shot: areas and component means),
     ``weights_``, ``normal_scores_``.
     """
+
+    _fitted_attribute = "centres_"
 
     def __init__(self, backbone: str | Backbone = DEFAULT_BACKBONE, image_size: int = 256, resize: str = "auto",
                  layers: Sequence[str] | None = None, pool: int = 3, n_components: int = 5,
@@ -154,20 +156,15 @@ class ComADDetector(PatchFeatures, Detector):
         self._check_fitted("centres_", "normal_scores()")
         return list(self.normal_scores_)
 
-    def predict(self, images: Sequence) -> list[Prediction]:
-        self._check_fitted("centres_")
-        out = []
-        for item in image_list("images", images):
-            image = load_image(item)
-            feat = self._features([image])[0]
-            flat = feat.reshape(-1, feat.shape[-1])
-            raw = self._raw(*self._describe(flat), self.bank_)
-            dist = self.index_.distance(flat)
-            raw["patch"] = top_percent_mean(dist, self.top_percent)
-            parts = {n: raw[n] / self.weights_[n] for n in UNITS}
-            amap = upsample_map(dist.reshape(feat.shape[:2]) / self.weights_["patch"], image.shape[:2], self.sigma)
-            out.append(Prediction(float(sum(parts.values())), amap, source_name(item), details={"scores": parts}))
-        return out
+    def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
+        feat = self._features([image])[0]
+        flat = feat.reshape(-1, feat.shape[-1])
+        raw = self._raw(*self._describe(flat), self.bank_)
+        dist = self.index_.distance(flat)
+        raw["patch"] = top_percent_mean(dist, self.top_percent)
+        parts = {n: raw[n] / self.weights_[n] for n in UNITS}
+        amap = upsample_map(dist.reshape(feat.shape[:2]) / self.weights_["patch"], image.shape[:2], self.sigma)
+        return Prediction(float(sum(parts.values())), amap, source, details={"scores": parts})
 
     def _state(self):
         self._check_fitted("centres_", "save()")

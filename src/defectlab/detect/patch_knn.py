@@ -22,7 +22,7 @@ from ..data.checks import image_list, positive_int
 from ..data.io import load_image
 from ..errors import ConfigError
 from . import persist
-from .base import DETECTORS, Detector, PatchFeatures, Prediction, source_name
+from .base import DETECTORS, Detector, PatchFeatures, Prediction
 
 AUGMENTATIONS = ("none", "rotate", "rotate-flip")
 # A coreset never keeps fewer rows than this: the 0.5-point AUROC bound behind the
@@ -60,6 +60,8 @@ class PatchKNNDetector(PatchFeatures, Detector):
     Fitted attributes: ``resizer_``, ``index_`` (the memory bank), ``foreground_axis_``,
     ``normal_scores_`` (leave-one-out scores of the normal images), ``threshold_``.
     """
+
+    _fitted_attribute = "index_"
 
     def __init__(
         self,
@@ -176,21 +178,10 @@ class PatchKNNDetector(PatchFeatures, Detector):
             dist = np.where(self._fg_mask(feat), dist, 0.0)
         return dist.reshape(feat.shape[:2])
 
-    def predict(self, images: Sequence) -> list[Prediction]:
-        self._check_fitted("index_")
-        images = image_list("images", images)
-        results = []
-        for item in tqdm(images, desc="scoring", unit="img", disable=not self.progress or len(images) < 4):
-            image = load_image(item)
-            dist = self.patch_distances(image)
-            results.append(
-                Prediction(
-                    score=top_percent_mean(dist, self.top_percent),
-                    anomaly_map=upsample_map(dist, image.shape[:2], self.sigma),
-                    source=source_name(item),
-                )
-            )
-        return results
+    def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
+        dist = self.patch_distances(image)
+        return Prediction(score=top_percent_mean(dist, self.top_percent),
+                          anomaly_map=upsample_map(dist, image.shape[:2], self.sigma), source=source)
 
 
 def top_percent_mean(values: np.ndarray, percent: float) -> float:

@@ -32,7 +32,7 @@ from ..backbones.loading import from_pretrained
 from ..data.checks import image_list
 from ..data.io import load_image
 from ..errors import ConfigError
-from .base import DETECTORS, Detector, Prediction, source_name
+from .base import DETECTORS, Detector, Prediction
 
 NORMAL_PROMPTS = ("a photo of a flawless {}.", "a photo of a perfect {}.", "a photo of an intact {}.",
                   "a photo of a good {}.")
@@ -65,6 +65,8 @@ class WinCLIPDetector(Detector):
     scales: window sides as fractions 1/s of the image side.
     batch_size: windows per forward pass.
     """
+
+    _fitted_attribute = "memory_"
 
     def __init__(self, model: str = DEFAULT_CLIP, object_name: str = "object", scales: Sequence[int] = (2, 3),
                  batch_size: int = 32, device: str = "cpu", progress: bool = True):
@@ -155,22 +157,17 @@ class WinCLIPDetector(Detector):
         self._check_fitted("memory_", "normal_scores()")
         return list(self.normal_scores_)
 
-    def predict(self, images: Sequence) -> list[Prediction]:
-        self._check_fitted("memory_")
-        out = []
-        for item in image_list("images", images):
-            image = load_image(item)
-            wins, embs = self._windows(image)
-            score, per_window = self._score(wins, embs, self.memory_)
-            h, w = image.shape[:2]
-            total, count = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
-            for (s, y0, y1, x0, x1), v in zip(wins, per_window):
-                if s != 1:
-                    total[y0:y1, x0:x1] += v
-                    count[y0:y1, x0:x1] += 1
-            amap = np.where(count > 0, total / np.maximum(count, 1), per_window[0]).astype(np.float32)
-            out.append(Prediction(score, amap, source_name(item)))
-        return out
+    def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
+        wins, embs = self._windows(image)
+        score, per_window = self._score(wins, embs, self.memory_)
+        h, w = image.shape[:2]
+        total, count = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+        for (s, y0, y1, x0, x1), v in zip(wins, per_window):
+            if s != 1:
+                total[y0:y1, x0:x1] += v
+                count[y0:y1, x0:x1] += 1
+        amap = np.where(count > 0, total / np.maximum(count, 1), per_window[0]).astype(np.float32)
+        return Prediction(score, amap, source)
 
     def _state(self):
         self._check_fitted("memory_", "save()")
