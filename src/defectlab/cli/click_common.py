@@ -23,3 +23,12 @@ def add_dataset_arguments(parser, root_required: bool = True) -> None:
     parser.add_argument("--root", required=root_required, default=None, type=arguments.folder,
                         help="dataset root folder, e.g. ../shared/data/magnetic_tile")
     parser.add_argument("--category", default=None, help="category, for datasets that have several")
+
+
+def add_run_arguments(parser, seed: int, seed_help: str) -> None:
+    """--seed, --threads and --no-progress, as every click command takes them."""
+    parser.add_argument("--seed", type=arguments.seed, default=seed, help=f"{seed_help} (default: %(default)s)")
+    parser.add_argument("--threads", type=arguments.positive_int, default=1,
+                        help="torch threads (default: %(default)s; two threads spin-wait on each other on a "
+                             "shared 2-core machine)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")

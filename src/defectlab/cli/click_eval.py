@@ -7,7 +7,7 @@ import time
 
 from ..evaluation.interactive import CLICK_METHODS, evaluate, markdown_table, write_results
 from . import arguments
-from .click_common import add_dataset_arguments, comma_list, set_threads
+from .click_common import add_dataset_arguments, add_run_arguments, comma_list, set_threads
 
 
 def register(subparsers) -> None:
@@ -30,10 +30,7 @@ def register(subparsers) -> None:
     e.add_argument("--limit", type=arguments.positive_int, default=None, help="at most this many images per defect type (quick runs)")
     e.add_argument("--keep-rejected", action="store_true", help="ablation: ADClick without dropping regions that only negative clicks touch")
     e.add_argument("--out", default="bench/results", help="folder for click_eval.csv and click_eval.md (default: %(default)s)")
-    e.add_argument("--seed", type=arguments.seed, default=0, help="seed of the normal-reference draw (default: %(default)s)")
-    e.add_argument("--threads", type=arguments.positive_int, default=1,
-                   help="torch threads (default: %(default)s; two threads spin-wait on each other on a shared 2-core machine)")
-    e.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_arguments(e, 0, "seed of the normal-reference draw")
     e.set_defaults(func=run_eval)
 
 

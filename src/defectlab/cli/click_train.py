@@ -18,7 +18,7 @@ from ..click.train import (
 from ..errors import ConfigError
 from ..evaluation.interactive import miou_after_clicks
 from . import arguments
-from .click_common import add_dataset_arguments, comma_list, set_threads
+from .click_common import add_dataset_arguments, add_run_arguments, comma_list, set_threads
 
 
 def register(subparsers) -> None:
@@ -59,9 +59,7 @@ def register(subparsers) -> None:
     p.add_argument("--text-encoder", default="minilm", help="'minilm' (default), 'clip:<hub id or dir>', or 'none'")
     p.add_argument("--val-every", type=arguments.non_negative_int, default=0, help="hold out every n-th real image for a validation score")
     p.add_argument("--cache", default=None, help="feature cache folder (default: ~/.cache/defectlab/click)")
-    p.add_argument("--seed", type=arguments.seed, default=T.seed, help="seed of sampling, synthesis and initialisation (default: %(default)s)")
-    p.add_argument("--threads", type=arguments.positive_int, default=1, help="torch threads (default: %(default)s; see click-eval --help)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_arguments(p, T.seed, "seed of sampling, synthesis and initialisation")
     p.set_defaults(func=run_train)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..click.seg_train import SegTrainConfig, read_label_folder, train_seg
 from . import arguments
-from .click_common import set_threads
+from .click_common import add_run_arguments, set_threads
 
 
 def register(subparsers) -> None:
@@ -40,10 +40,7 @@ def register(subparsers) -> None:
     p.add_argument("--negatives", type=arguments.non_negative_int, default=C.n_negatives,
                    help="train/good images used as negatives, plus every test/good image (default: %(default)s)")
     p.add_argument("--cache", default=None, help="feature cache folder (default: ~/.cache/defectlab/click)")
-    p.add_argument("--seed", type=arguments.seed, default=C.seed, help="seed (default: %(default)s)")
-    p.add_argument("--threads", type=arguments.positive_int, default=1,
-                   help="torch threads (default: %(default)s; on a shared machine more can be slower)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_arguments(p, C.seed, "seed of sampling, synthesis and the crops")
     p.set_defaults(func=run_seg_train)
 
 

@@ -58,14 +58,12 @@ from .train import (
     PROMPT_TEMPLATES,
     SYNTH_VERSION,
     Item,
-    _crop,
     _file_id,
     _prompt_table,
-    _prompts,
     _signature,
-    _stack,
     _synth_kind,
     build_items,
+    encode_batch,
     optimise_step,
 )
 
@@ -237,9 +235,7 @@ def train_seg(
     train_start = time.perf_counter()
     for _ in bar:
         items = [_pick3(real, synth, neg, cfg, rng) for _ in range(cfg.batch_size)]
-        batch = _stack([_crop(it, cfg.crop, rng) for it in items])
-        prompts = _prompts(items, table, cfg.no_prompt_fraction, rng)
-        static = head.encode(batch["feat"], batch["resid"], batch["dist"], batch["fine"], batch["rgb"])
+        batch, prompts, static = encode_batch(head, items, table, cfg, rng)
         loss = optimise_step(head, opt, sched, static, None, prompts, batch)
         running = loss if running is None else 0.95 * running + 0.05 * loss
         bar.set_postfix(loss=f"{running:.3f}")

@@ -285,6 +285,14 @@ def mask_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
 # --------------------------------------------------------------------------- main
 
 
+def encode_batch(head: ClickHead, items: list[Item], prompt_table: dict, cfg, rng):
+    """(batch tensors, prompt embeddings, the head's per-image encoding) for one step's items."""
+    batch = _stack([_crop(it, cfg.crop, rng) for it in items])
+    prompts = _prompts(items, prompt_table, cfg.no_prompt_fraction, rng)
+    static = head.encode(batch["feat"], batch["resid"], batch["dist"], batch["fine"], batch["rgb"])
+    return batch, prompts, static
+
+
 def optimise_step(head: ClickHead, opt, sched, static, click_in, prompts, batch: dict) -> float:
     """One optimiser step on the output and (0.4x) the stride-4 logits; returns the loss."""
     logits, coarse = head.decode(static, click_in, prompts, return_coarse=True)
@@ -349,9 +357,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
     train_start = time.perf_counter()
     for _ in bar:
         batch_items = [_pick_grouped(groups, cfg.real_fraction, rng) for _ in range(cfg.batch_size)]
-        batch = _stack([_crop(it, cfg.crop, rng) for it in batch_items])
-        prompts = _prompts(batch_items, prompt_table, cfg.no_prompt_fraction, rng)
-        static = head.encode(batch["feat"], batch["resid"], batch["dist"], batch["fine"], batch["rgb"])
+        batch, prompts, static = encode_batch(head, batch_items, prompt_table, cfg, rng)
         targets = (batch["target"] > 0.5).numpy() | _thin_fallback(batch["target"])
         valid = batch["valid"].numpy() > 0
         click_in = simulate_clicks(head, static, targets, valid, prompts, rng, cfg)
