@@ -48,6 +48,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import load_image, sample_support
+from ..data.datasets.folder import FolderDataset
 from ..data.io import image_size, load_mask
 from ..data.listing import list_images
 from ..errors import ConfigError, DataError
@@ -75,11 +76,15 @@ class Labelled:
     """One labelled defective image: its path, its bool HxW mask (or mask file) and defect type."""
 
     image: Path
-    mask: np.ndarray | Path
+    mask: np.ndarray | Path | tuple[Path, ...]  # several files (one per defect) are OR-ed
     defect_type: str = "defect"
 
     def load_mask(self) -> np.ndarray:
-        return np.asarray(self.mask, bool) if isinstance(self.mask, np.ndarray) else load_mask(self.mask)
+        if isinstance(self.mask, np.ndarray):
+            return np.asarray(self.mask, bool)
+        if isinstance(self.mask, tuple):
+            return np.logical_or.reduce([load_mask(p) for p in self.mask])
+        return load_mask(self.mask)
 
 
 @dataclass
@@ -126,21 +131,21 @@ def read_label_folder(root: str | os.PathLike, category: str | None = None) -> S
     if len(normals) < 2:
         raise DataError(f"{good}: {len(normals)} normal images; seg-train needs at least 2 (10-30 recommended). "
                         f"Copy defect-free images of the product into {good}")
-    test = folder / "test"
     labelled: list[Labelled] = []
     extra: list[Path] = []
-    types = sorted(p.name for p in test.iterdir() if p.is_dir() and not p.name.startswith(".")) if test.is_dir() else []
-    for t in types:
-        images = list_images(test / t)
-        if t == "good":
-            extra += images
-            continue
-        for image in images:
-            mask = folder / "ground_truth" / t / f"{image.stem}_mask.png"
-            if not mask.is_file():
-                raise DataError(f"defective image {image} has no mask {mask}; label it (defectlab label) "
-                                "or move it out of test/")
-            labelled.append(Labelled(image, mask, t))
+    # The label app writes the folder dataset's split layout; its scan finds the masks
+    # (ground_truth/<type>/NAME_mask.png, and the other spellings `evaluate --dataset folder` accepts).
+    samples = FolderDataset(folder).test_samples() if (folder / "test").is_dir() else []
+    for sample in samples:
+        if sample.label == 0:
+            extra.append(sample.image_path)
+        elif not sample.mask_paths:
+            mask = folder / "ground_truth" / sample.anomaly_type / f"{sample.image_path.stem}_mask.png"
+            raise DataError(f"defective image {sample.image_path} has no mask {mask}; label it (defectlab label) "
+                            "or move it out of test/")
+        else:
+            paths = sample.mask_paths
+            labelled.append(Labelled(sample.image_path, paths[0] if len(paths) == 1 else paths, sample.anomaly_type))
     if not labelled:
         raise DataError(f"no labelled defects in {folder}: expected test/<type>/NAME.png with "
                         "ground_truth/<type>/NAME_mask.png (what `defectlab label` writes); label some images first")
