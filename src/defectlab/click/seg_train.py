@@ -40,7 +40,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
@@ -232,7 +231,7 @@ def train_seg(
     synth = build_items(cfg, reference, synth_src, "features: synthetic defects") if synth_src else []
     feature_seconds = time.perf_counter() - start
 
-    table = _prompt_table(SimpleNamespace(text_encoder=config.text_encoder, head=config.head), real + neg + synth)
+    table = _prompt_table(config.text_encoder, config.head, real + neg + synth)
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(1, cfg.iterations), pct_start=0.1)
     bar = tqdm(range(cfg.iterations), desc="seg-train", unit="it", disable=not cfg.progress)

@@ -347,7 +347,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
         raise ConfigError("no training images: give --train-types present in the dataset or --synthetic > 0")
     prep_seconds = time.perf_counter() - start
 
-    prompt_table = _prompt_table(cfg, real + synth)
+    prompt_table = _prompt_table(cfg.text_encoder, cfg.head, real + synth)
     head = ClickHead(cfg.head)
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(1, cfg.iterations), pct_start=0.05)
@@ -466,14 +466,15 @@ def _thin_fallback(target: torch.Tensor) -> np.ndarray:
     return thin & empty[:, None, None]
 
 
-def _prompt_table(cfg: TrainConfig, items: list[Item]) -> dict[str, torch.Tensor]:
-    if not cfg.text_encoder:
+def _prompt_table(text_encoder: str | None, head: HeadConfig, items: list[Item]) -> dict[str, torch.Tensor]:
+    """Every prompt of ``items`` embedded once by ``text_encoder`` (none: {})."""
+    if not text_encoder:
         return {}
     from ..backbones.text import cached_text_encoder
 
-    enc = cached_text_encoder(cfg.text_encoder)
-    if enc.dim != cfg.head.text_dim:
-        raise ConfigError(f"text encoder {cfg.text_encoder!r} gives {enc.dim}-d embeddings; set the head's text_dim to {enc.dim}")
+    enc = cached_text_encoder(text_encoder)
+    if enc.dim != head.text_dim:
+        raise ConfigError(f"text encoder {text_encoder!r} gives {enc.dim}-d embeddings; set the head's text_dim to {enc.dim}")
     texts = sorted({p for it in items for p in it.prompts})
     return dict(zip(texts, torch.from_numpy(enc.encode(texts))))
 
