@@ -132,6 +132,17 @@ class FeatureSettings:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+def _embedder(settings: FeatureSettings, batch_size: int) -> PatchEmbedder:
+    # The backbone stays on the CPU, where the head and the session's tensors are.
+    return PatchEmbedder(settings.backbone, settings.layers, settings.pool, stride=COARSE_STRIDE,
+                         batch_size=batch_size, device="cpu")
+
+
+def _descriptors(patches: list[torch.Tensor]) -> CosineIndex:
+    """Step one of the search: normal images by their mean unit patch feature."""
+    return CosineIndex(torch.stack([_unit(p.mean(0)) for p in patches]).numpy())
+
+
 class NormalReference:
     """The normal memory of one product: build once, share across images.
 
@@ -152,9 +163,7 @@ class NormalReference:
         if isinstance(normal_images, (str, bytes)) or not len(normal_images):
             raise ConfigError("NormalReference needs a non-empty list of normal images (paths, PIL images or arrays)")
         self.settings = settings
-        # The backbone stays on the CPU, where the head and the session's tensors are.
-        self.embedder = PatchEmbedder(settings.backbone, settings.layers, settings.pool, stride=COARSE_STRIDE,
-                                      batch_size=batch_size, device="cpu")
+        self.embedder = _embedder(settings, batch_size)
         images = [load_image(x) for x in normal_images]
         self.resizer = Resizer("auto", settings.image_size, max_side=settings.max_side).fit([im.shape[:2] for im in images])
         self.patches: list[torch.Tensor] = []  # per normal image, (h*w, C) unit rows
@@ -165,9 +174,17 @@ class NormalReference:
                 self.patches.append(_unit(coarse.flatten(1).T))
             bar.update(len(chunk))
         bar.close()
-        # Step one of the search: normal images by their mean unit patch feature.
-        self.descriptors = CosineIndex(torch.stack([_unit(p.mean(0)) for p in self.patches]).numpy())
+        self.descriptors = _descriptors(self.patches)
         self.scale = self._normal_scale()
+
+    @classmethod
+    def from_patches(cls, patches: list[torch.Tensor], settings: FeatureSettings, resizer: Resizer,
+                     scale: float, batch_size: int = 8) -> "NormalReference":
+        """A reference rebuilt from what one computed (per-image unit patch rows, resizer, scale), e.g. a saved one."""
+        ref = cls.__new__(cls)
+        ref.settings, ref.embedder, ref.resizer = settings, _embedder(settings, batch_size), resizer
+        ref.patches, ref.descriptors, ref.scale = list(patches), _descriptors(patches), float(scale)
+        return ref
 
     def __len__(self) -> int:
         return len(self.patches)

@@ -24,6 +24,8 @@ does) makes ``adclick-seg`` a method name.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -31,23 +33,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..backbones.embedder import PatchEmbedder
-from ..backbones.knn import CosineIndex
 from ..data.checks import image_list
 from ..data.io import load_image
 from ..detect import persist
 from ..detect.base import DETECTORS, Detector, Prediction
 from ..errors import ConfigError
-from .residual import COARSE_STRIDE, ImageFeatures, NormalReference, _unit
+from .checkpoint import config_path
+from .residual import ImageFeatures, NormalReference
 from .session import ClickSession, load_click_model
 
 
 def checkpoint_exists(path) -> bool:
     """Whether ``path`` names a click-head checkpoint: NAME.safetensors with NAME.json beside it."""
-    from pathlib import Path
-
-    from .checkpoint import config_path
-
     p = Path(path)
     if p.suffix != ".safetensors":
         p = p.with_suffix(".safetensors")
@@ -56,11 +53,6 @@ def checkpoint_exists(path) -> bool:
 
 def is_click_checkpoint(path) -> bool:
     """Whether ``path`` is a click-head checkpoint (seg-train, click-train), not a fitted detector (fit)."""
-    import json
-    from pathlib import Path
-
-    from .checkpoint import config_path
-
     try:
         header = json.loads(config_path(Path(path).with_suffix(".safetensors")).read_text())
     except (OSError, ValueError):
@@ -158,16 +150,10 @@ class AdClickSegDetector(Detector):
         if settings.to_dict() != state["features"]:
             raise ConfigError(f"the saved reference was built with {state['features']}, but the checkpoint "
                               f"{self.model} expects {settings.to_dict()}; fit again")
-        ref = NormalReference.__new__(NormalReference)
-        ref.settings = settings
-        ref.embedder = PatchEmbedder(settings.backbone, settings.layers, settings.pool, stride=COARSE_STRIDE,
-                                     batch_size=8, device="cpu")
-        ref.resizer = persist.restore_resizer(state["resizer"])
         ends = np.cumsum(arrays["lengths"])
         rows = torch.from_numpy(np.ascontiguousarray(arrays["patches"]))
-        ref.patches = [rows[s:e] for s, e in zip(np.concatenate([[0], ends[:-1]]), ends)]
-        ref.descriptors = CosineIndex(torch.stack([_unit(p.mean(0)) for p in ref.patches]).numpy())
-        ref.scale = float(state["scale"])
+        patches = [rows[s:e] for s, e in zip(np.concatenate([[0], ends[:-1]]), ends)]
+        ref = NormalReference.from_patches(patches, settings, persist.restore_resizer(state["resizer"]), state["scale"])
         self.reference_ = ref
         self.normal_scores_ = list(state["normal_scores"])
 
