@@ -173,6 +173,7 @@ class ClickSession:
         self._anomaly_map: np.ndarray | None = None
         self._walk: Fill | None = None  # built on first use: a session with fill off never pays for it
         self._keys: tuple[np.ndarray, np.ndarray] | None = None  # the head's click keys and colour, for obey
+        self._rgb_hwc: np.ndarray | None = None
         self.obey = bool(obey)
         self._fill_on = bool(fill)
         self.precompute_seconds = time.perf_counter() - start
@@ -368,19 +369,25 @@ class ClickSession:
         with torch.inference_mode():
             logits = self.model.head.decode(self._static, inputs, self._prompt_emb)
         logits = logits[0, 0].numpy()
-        if self.drop_rejected:
-            logits = drop_rejected_regions(logits, clicks, (h / ih, w / iw), _logit(self.threshold), self.model.config.radius)
         scale, radius, level = (h / ih, w / iw), self.model.config.radius, _logit(self.threshold)
+        if self.drop_rejected:
+            logits = drop_rejected_regions(logits, clicks, scale, level, radius)
         if self._fill_on and clicks:
             if self._walk is None:
-                self._walk = Fill(self.features.rgb.permute(1, 2, 0).numpy())
+                self._walk = Fill(self._rgb())
             logits = self._walk(logits, clicks, scale, radius, level)
         if self.obey and clicks:
             if self._keys is None:
-                self._keys = (self._static.key[0].numpy(), self.features.rgb.permute(1, 2, 0).numpy())
+                self._keys = (self._static.key[0].numpy(), self._rgb())
             logits = split_between_clicks(logits, clicks, scale, radius, level, *self._keys)
             logits = force_click_disks(logits, clicks, scale, radius, level)
         return logits
+
+    def _rgb(self) -> np.ndarray:
+        """(H, W, 3) float image at model resolution, as fill and obey read it (one copy for both)."""
+        if self._rgb_hwc is None:
+            self._rgb_hwc = self.features.rgb.permute(1, 2, 0).numpy()
+        return self._rgb_hwc
 
     def _outputs(self) -> tuple[np.ndarray, np.ndarray]:
         state = self._state
