@@ -47,9 +47,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from defectlab.click import ClickModel, ClickSession  # noqa: E402
 from defectlab.click.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
+from defectlab.click.products import SHARED_PRODUCTS, shared_products  # noqa: E402
 from defectlab.click.seg_detector import smoothed_max  # noqa: E402
 from defectlab.click.seg_train import Labelled, SegTrainConfig, train_seg  # noqa: E402
-from defectlab.data import get_dataset, load_gt_mask, load_image, sample_support  # noqa: E402
+from defectlab.data import load_gt_mask, load_image, sample_support  # noqa: E402
 from defectlab.data.io import load_mask, save_png_atomic, write_text_atomic  # noqa: E402
 from defectlab.detect import PatchKNNDetector  # noqa: E402
 from defectlab.evaluation.click_baselines import ImageContext  # noqa: E402
@@ -57,7 +58,7 @@ from defectlab.evaluation.interactive import ADClickMethod, simulate  # noqa: E4
 from defectlab.metrics import aupro, image_auroc, iou, pixel_ap, pixel_auroc  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-PRODUCTS = ("magnetic_tile", "metal_plate", "ball_screw", "commutator", "battery_weld")
+PRODUCTS = SHARED_PRODUCTS
 RESULTS = ROOT / "bench" / "results"
 CELLS_DIR = RESULTS / "seg_label_cost"
 N_NORMALS = 64
@@ -65,9 +66,7 @@ SEED = 0
 
 
 def dataset(product: str, data: Path):
-    if product == "magnetic_tile":
-        return get_dataset("magnetic-tile", str(data / "magnetic_tile"))
-    return get_dataset("mvtec-ad", str(data / "industrial"), product)
+    return shared_products(data, [product])[0].load()
 
 
 def split(ds):
