@@ -208,8 +208,7 @@ class CompositionalDetector(PatchFeatures, Detector):
     # -- fit -----------------------------------------------------------------
     def fit(self, normal_images: Sequence) -> "CompositionalDetector":
         normal_images = image_list("normal_images", normal_images)
-        if self.fusion not in fusion.MODES:
-            raise ConfigError(f"fusion must be one of {fusion.MODES}, got {self.fusion!r}")
+        self._check_fusion()  # before the expensive part of fit
         names, options = resolve(self.descriptors), self._descriptor_options()
         if len(normal_images) == 0:
             raise ConfigError("fit() needs at least one normal image")
@@ -233,9 +232,13 @@ class CompositionalDetector(PatchFeatures, Detector):
         self._set_threshold()
         return self
 
-    def _set_group_weights(self) -> None:
+    def _check_fusion(self) -> None:
         if self.fusion not in fusion.MODES:
             raise ConfigError(f"fusion must be one of {fusion.MODES}, got {self.fusion!r}")
+
+    def _set_group_weights(self) -> None:
+        """Called by fit and by loading, once the descriptors are fitted."""
+        self._check_fusion()
         self.kinds_ = {d.name: d.kind for d in self.descriptors_}
         loo = {n: [v / self.weights_[n] for v in vals] for n, vals in self.loo_scores_.items()}
         self.group_weights_ = fusion.group_weights(loo, self.kinds_)
@@ -315,8 +318,7 @@ class CompositionalDetector(PatchFeatures, Detector):
         score, groups = self._fuse(normalised)
         amap = explain.anomaly_map(parse, scores, self.weights_, obs.shape, self.sigma)
         t2 = time.perf_counter()
-        kinds = {d.name: d.kind for d in self.descriptors_}
-        per = explain.descriptor_details(scores, self.weights_, kinds)
+        per = explain.descriptor_details(scores, self.weights_, self.kinds_)
         details = explain.CompositionalDetails(
             descriptors=per,
             explanation=explain.summary(per, groups),
