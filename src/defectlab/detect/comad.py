@@ -34,7 +34,7 @@ from ..backbones.resize import Resizer
 from ..data.checks import image_list, positive_int
 from ..data.io import load_image
 from ..errors import ConfigError
-from . import persist
+from . import fusion, persist
 from .base import DETECTORS, Detector, PatchFeatures, Prediction
 from .patch_knn import top_percent_mean
 
@@ -145,7 +145,7 @@ class ComADDetector(PatchFeatures, Detector):
                                                 self.top_percent)
                 for n in UNITS:
                     loo[n].append(raw[n])
-            self.weights_ = {n: max(max(v), 0.25 * UNITS[n]) for n, v in loo.items()}
+            self.weights_ = {n: max(max(v), fusion.FLOOR * UNITS[n]) for n, v in loo.items()}
             self.normal_scores_ = [sum(loo[n][i] / self.weights_[n] for n in UNITS) for i in range(len(feats))]
         else:
             self.weights_, self.normal_scores_ = dict(UNITS), []
