@@ -2,7 +2,7 @@
 
 Run::
 
-    python -m defectlab.synthetic.real_scenes --data /work/shared/data --out /tmp/real_loco --seed 1
+    python -m defectlab.synthetic.real_scenes --data ../shared/data --out /tmp/real_loco --seed 1
 
 writes ``OUT/real_parts/{train/good, validation/good, test/good,
 test/logical_anomalies, test/structural_anomalies}/NNN.png`` and
@@ -14,7 +14,7 @@ test/logical_anomalies, test/structural_anomalies}/NNN.png`` and
 Why this exists: the drawn-shape scenes of :mod:`.scenes` are flat colours
 and hard edges; on them the compositional detector won on both anomaly kinds,
 on real photographs it did not (issue 16). Here every pixel of a part comes
-from a real photograph of the shared products (``/work/shared/data``), and a
+from a real photograph of the shared products (``../shared/data`` from the project root), and a
 structural anomaly is a real defective part with its real annotated mask. The
 composition (which part where, how many) is synthetic: real LOCO data is not
 on this machine.
@@ -93,6 +93,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data.io import save_png_atomic, write_text_atomic
 from ..errors import ConfigError, DefectlabError
 
 SIZE = 320
@@ -140,7 +141,7 @@ def _read_mask(path: Path) -> np.ndarray:
 def _images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise SourceError(f"missing folder {folder}; --data should hold industrial/ and magnetic_tile/ "
-                          "as in /work/shared/data")
+                          "as ../shared/data does")
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
 
 
@@ -156,7 +157,7 @@ def sources(data: Path) -> dict[str, dict[str, list[Source]]]:
     """{class: {"train": [...], "test": [...], "defect": [...]}} from the shared data folder."""
     ind = data / "industrial"
     if not ind.is_dir() or not (data / "magnetic_tile").is_dir():
-        raise SourceError(f"{data} should hold industrial/ and magnetic_tile/ (as /work/shared/data does); "
+        raise SourceError(f"{data} should hold industrial/ and magnetic_tile/ (as ../shared/data does); "
                           "pass the shared photo folder with --data")
     out: dict[str, dict[str, list[Source]]] = {}
     for cls, product in (("plate", "metal_plate"), ("commutator", "commutator"),
@@ -458,14 +459,10 @@ def write_benchmark(data: Path, out: Path, seed: int, n_train: int = 60, n_val: 
                       "free": FREE, "images": {}}
 
     def save(rel: str, image: np.ndarray, gt: np.ndarray | None, info: dict):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        save_png_atomic(root / rel, image)
         if gt is not None:
             kind, name = Path(rel).parent.name, Path(rel).stem
-            gpath = root / "ground_truth" / kind / name / "000.png"
-            gpath.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(gpath), gt.astype(np.uint8) * 255)
+            save_png_atomic(root / "ground_truth" / kind / name / "000.png", gt.astype(np.uint8) * 255)
         manifest["images"][rel] = info
 
     for split, n, src in (("train", n_train, "train"), ("validation", n_val, "train"), ("test", n_good, "test")):
@@ -484,13 +481,13 @@ def write_benchmark(data: Path, out: Path, seed: int, n_train: int = 60, n_val: 
         image, gt, info = b.scene("test", "structural", cls)
         save(f"test/structural_anomalies/{k:03d}.png", image, gt, info)
         k += 1
-    (root / "rules.json").write_text(json.dumps(manifest, indent=1))
+    write_text_atomic(root / "rules.json", json.dumps(manifest, indent=1))
     return root
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="the shared product photos")
+    p.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared product photos (default: %(default)s, from the project root)")
     p.add_argument("--out", type=Path, required=True, help="output root (outside the repository)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--train", type=int, default=60)
