@@ -36,6 +36,7 @@ from defectlab.data.datasets.mvtec_loco import MVTecLOCO
 from defectlab.detect.compositional import CompositionalDetector
 from defectlab.detect.patch_knn import PatchKNNDetector
 from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
+from defectlab.evaluation.grouping import anomaly_groups
 
 KINDS = ("logical", "structural")
 
@@ -57,11 +58,8 @@ def parse_args(argv=None):
 
 
 def kind_auroc(labels, kinds, scores):
-    out = {}
-    for kind in KINDS:
-        keep = (labels == 0) | (kinds == kind)
-        out[kind] = metrics.image_auroc(labels[keep], scores[keep])
-    return out
+    groups = anomaly_groups(labels, kinds)
+    return {kind: metrics.image_auroc(labels[groups[kind]], scores[groups[kind]]) for kind in KINDS}
 
 
 def main(argv=None) -> int:

@@ -45,6 +45,7 @@ from defectlab.detect.compositional import CompositionalDetector
 from defectlab.detect.patch_knn import PatchKNNDetector
 from defectlab.errors import ModelNotFoundError
 from defectlab.evaluation.ablation import ablation_table, descriptor_ablation
+from defectlab.evaluation.grouping import anomaly_groups
 
 KINDS = ("logical", "structural")
 METHODS = ("compositional", "patch-knn", "patch-knn-fg", "comad", "winclip")
@@ -66,8 +67,9 @@ def parse_args(argv=None):
 
 def measure(labels, kinds, scores) -> dict:
     out = {}
+    groups = anomaly_groups(labels, kinds)
     for kind in KINDS:
-        keep = (labels == 0) | (kinds == kind)
+        keep = groups[kind]
         out[(kind, "auroc")] = metrics.image_auroc(labels[keep], scores[keep])
         out[(kind, "f1")] = metrics.f1_max(labels[keep], scores[keep]).f1
         out[(kind, "floor")] = metrics.f1_floor(labels[keep])

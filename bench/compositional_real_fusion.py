@@ -23,6 +23,7 @@ import numpy as np
 
 from defectlab.detect import fusion
 from defectlab.detect.descriptors import STRUCTURAL
+from defectlab.evaluation.grouping import anomaly_groups
 from defectlab.metrics import image_auroc
 
 
@@ -75,12 +76,12 @@ def main(argv=None) -> int:
                 if rule is None and key + "_knn" not in d:
                     continue
                 sc = d[key + "_knn"] if rule is None else rule(d[key + "_scores"], d[key + "_loo"])
-                vals.append([image_auroc(labels[(labels == 0) | (kinds == g)], sc[(labels == 0) | (kinds == g)])
-                             for g in ("logical", "structural")])
+                groups = anomaly_groups(labels, kinds)
+                vals.append([image_auroc(labels[groups[g]], sc[groups[g]]) for g in ("logical", "structural")])
                 if tags is not None:
-                    for t in sorted(set(tags) - {""}):
-                        keep = (labels == 0) | (tags == t)
-                        per.setdefault(t, []).append(image_auroc(labels[keep], sc[keep]))
+                    for t, keep in anomaly_groups(labels, tags).items():
+                        if t != "all":
+                            per.setdefault(t, []).append(image_auroc(labels[keep], sc[keep]))
             if not vals:
                 continue
             v = 100 * np.array(vals)
