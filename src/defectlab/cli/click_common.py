@@ -1,4 +1,4 @@
-"""What the two ADClick commands share: comma-separated lists and the torch thread count."""
+"""What the ADClick commands share: comma-separated lists, the torch thread count and the optimiser options."""
 
 from __future__ import annotations
 
@@ -32,3 +32,13 @@ def add_run_arguments(parser, seed: int, seed_help: str) -> None:
                         help="torch threads (default: %(default)s; two threads spin-wait on each other on a "
                              "shared 2-core machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_optimiser_arguments(parser, config) -> None:
+    """--batch-size, --crop and --lr, defaulting to ``config``'s (a training config class)."""
+    for flag, kind, default, text in (
+        ("--batch-size", arguments.positive_int, config.batch_size, "crops per step"),
+        ("--crop", arguments.positive_int, config.crop, "training crop side at model resolution, a multiple of 8"),
+        ("--lr", arguments.positive_float, config.lr, "AdamW learning rate"),
+    ):
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: %(default)s)")

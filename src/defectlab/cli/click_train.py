@@ -18,7 +18,7 @@ from ..click.train import (
 from ..errors import ConfigError
 from ..evaluation.interactive import miou_after_clicks
 from . import arguments
-from .click_common import add_dataset_arguments, add_run_arguments, comma_list, set_threads
+from .click_common import add_dataset_arguments, add_optimiser_arguments, add_run_arguments, comma_list, set_threads
 
 
 def register(subparsers) -> None:
@@ -47,9 +47,7 @@ def register(subparsers) -> None:
     # defaults come from TrainConfig, so the plain command reproduces the shipped checkpoint
     p.add_argument("--iterations", type=arguments.positive_int, default=None,
                    help=f"optimiser steps (default: {T.iterations}; {PRODUCT_ITERATIONS} with --products)")
-    p.add_argument("--batch-size", type=arguments.positive_int, default=T.batch_size, help="crops per step (default: %(default)s)")
-    p.add_argument("--crop", type=arguments.positive_int, default=T.crop, help="training crop side at model resolution, multiple of 8 (default: %(default)s)")
-    p.add_argument("--lr", type=arguments.positive_float, default=T.lr, help="AdamW learning rate (default: %(default)s)")
+    add_optimiser_arguments(p, T)
     p.add_argument("--max-rounds", type=arguments.non_negative_int, default=T.max_rounds, help="simulated correction clicks per sample, at most (default: %(default)s)")
     p.add_argument("--synthetic", type=arguments.non_negative_int, default=None,
                    help=f"number of synthetic-defect images, per product with --products (default: {T.n_synthetic}; "

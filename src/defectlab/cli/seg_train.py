@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..click.seg_train import SegTrainConfig, read_label_folder, train_seg
 from . import arguments
-from .click_common import add_run_arguments, set_threads
+from .click_common import add_optimiser_arguments, add_run_arguments, set_threads
 
 
 def register(subparsers) -> None:
@@ -28,11 +28,7 @@ def register(subparsers) -> None:
                    help="checkpoint to start from (default: the shipped ADClick head)")
     p.add_argument("--iterations", type=arguments.positive_int, default=C.iterations,
                    help="optimiser steps (default: %(default)s)")
-    p.add_argument("--batch-size", type=arguments.positive_int, default=C.batch_size,
-                   help="crops per step (default: %(default)s)")
-    p.add_argument("--crop", type=arguments.positive_int, default=C.crop,
-                   help="training crop side at model resolution, a multiple of 8 (default: %(default)s)")
-    p.add_argument("--lr", type=arguments.positive_float, default=C.lr, help="AdamW learning rate (default: %(default)s)")
+    add_optimiser_arguments(p, C)
     p.add_argument("--synthetic", type=arguments.non_negative_int, default=C.n_synthetic,
                    help="synthetic-defect images made from the normal images (default: %(default)s)")
     p.add_argument("--normals", type=arguments.positive_int, default=C.n_normals,

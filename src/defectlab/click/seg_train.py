@@ -44,7 +44,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data import load_image, sample_support
 from ..data.datasets.folder import FolderDataset
@@ -64,7 +63,7 @@ from .train import (
     _synth_kind,
     build_items,
     encode_batch,
-    optimise_step,
+    optimise,
 )
 
 SEG_MODE = "adclick-seg"
@@ -232,18 +231,12 @@ def train_seg(
     feature_seconds = time.perf_counter() - start
 
     table = _prompt_table(config.text_encoder, config.head, real + neg + synth)
-    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(1, cfg.iterations), pct_start=0.1)
-    bar = tqdm(range(cfg.iterations), desc="seg-train", unit="it", disable=not cfg.progress)
-    running = None
-    train_start = time.perf_counter()
-    for _ in bar:
+
+    def step():
         items = [_pick3(real, synth, neg, cfg, rng) for _ in range(cfg.batch_size)]
-        batch, prompts, static = encode_batch(head, items, table, cfg, rng)
-        loss = optimise_step(head, opt, sched, static, None, prompts, batch)
-        running = loss if running is None else 0.95 * running + 0.05 * loss
-        bar.set_postfix(loss=f"{running:.3f}")
-    train_seconds = time.perf_counter() - train_start
+        return *encode_batch(head, items, table, cfg, rng), None  # no clicks: the head segments on its own
+
+    final_loss, train_seconds = optimise(head, cfg, step, "seg-train", warmup=0.1)
 
     head.eval()
     config.training = {
@@ -265,7 +258,7 @@ def train_seg(
         "seed": cfg.seed,
         "feature_seconds": round(feature_seconds, 1),
         "train_seconds": round(train_seconds, 1),
-        "final_loss": round(running or 0.0, 4),
+        "final_loss": round(final_loss, 4),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         **cfg.extra,

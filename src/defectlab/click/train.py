@@ -293,16 +293,30 @@ def encode_batch(head: ClickHead, items: list[Item], prompt_table: dict, cfg, rn
     return batch, prompts, static
 
 
-def optimise_step(head: ClickHead, opt, sched, static, click_in, prompts, batch: dict) -> float:
-    """One optimiser step on the output and (0.4x) the stride-4 logits; returns the loss."""
-    logits, coarse = head.decode(static, click_in, prompts, return_coarse=True)
-    loss = mask_loss(logits, batch["target"], batch["valid"]) + 0.4 * mask_loss(coarse, batch["target"], batch["valid"])
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
-    opt.step()
-    sched.step()
-    return loss.item()
+def optimise(head: ClickHead, cfg, step: Callable[[], tuple], desc: str, warmup: float) -> tuple[float, float]:
+    """``cfg.iterations`` AdamW steps under a one-cycle schedule (``warmup``: its rising share).
+
+    ``step()`` draws one batch and returns ``(batch, prompts, static, click_in)``;
+    each step's loss is on the output and (0.4x) the stride-4 logits.
+    Returns (the smoothed final loss, the seconds the steps took).
+    """
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(1, cfg.iterations), pct_start=warmup)
+    bar = tqdm(range(cfg.iterations), desc=desc, unit="it", disable=not cfg.progress)
+    running = None
+    start = time.perf_counter()
+    for _ in bar:
+        batch, prompts, static, click_in = step()
+        logits, coarse = head.decode(static, click_in, prompts, return_coarse=True)
+        loss = mask_loss(logits, batch["target"], batch["valid"]) + 0.4 * mask_loss(coarse, batch["target"], batch["valid"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        bar.set_postfix(loss=f"{running:.3f}")
+    return running or 0.0, time.perf_counter() - start
 
 
 def split_real(ds, types: Sequence[str] = DEFAULT_TRAIN_TYPES, val_every: int = 0) -> tuple[list, list]:
@@ -349,22 +363,16 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
 
     prompt_table = _prompt_table(cfg.text_encoder, cfg.head, real + synth)
     head = ClickHead(cfg.head)
-    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(1, cfg.iterations), pct_start=0.05)
     head.train()
-    bar = tqdm(range(cfg.iterations), desc="training", unit="it", disable=not cfg.progress)
-    running = None
-    train_start = time.perf_counter()
-    for _ in bar:
+
+    def step():
         batch_items = [_pick_grouped(groups, cfg.real_fraction, rng) for _ in range(cfg.batch_size)]
         batch, prompts, static = encode_batch(head, batch_items, prompt_table, cfg, rng)
         targets = (batch["target"] > 0.5).numpy() | _thin_fallback(batch["target"])
         valid = batch["valid"].numpy() > 0
-        click_in = simulate_clicks(head, static, targets, valid, prompts, rng, cfg)
-        loss = optimise_step(head, opt, sched, static, click_in, prompts, batch)
-        running = loss if running is None else 0.98 * running + 0.02 * loss
-        bar.set_postfix(loss=f"{running:.3f}")
-    train_seconds = time.perf_counter() - train_start
+        return batch, prompts, static, simulate_clicks(head, static, targets, valid, prompts, rng, cfg)
+
+    final_loss, train_seconds = optimise(head, cfg, step, "training", warmup=0.05)
 
     head.eval()
     config.training = {
@@ -379,7 +387,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, validate: Validate | None = 
         "seed": cfg.seed,
         "feature_seconds": round(prep_seconds, 1),
         "train_seconds": round(train_seconds, 1),
-        "final_loss": round(running or 0.0, 4),
+        "final_loss": round(final_loss, 4),
         "torch": torch.__version__,
     }
     path = save_checkpoint(head, config, out)  # before validating: a failure there must not cost the training
