@@ -65,15 +65,15 @@ def run_defectlab(shots: int, n_test: int, threads: int) -> dict:
 
 
 def run_anomalib(shots: int, n_test: int, threads: int) -> dict:
-    from functools import partial
-
     import torch
     from anomalib.models.image.anomaly_dino import torch_model
     from PIL import Image
     from torchvision.transforms.v2 import Compose, InterpolationMode, Normalize, Resize, ToDtype, ToImage
 
     torch.set_num_threads(threads)
-    torch_model.TimmFeatureExtractor = partial(torch_model.TimmFeatureExtractor, pre_trained=False)
+    # AnomalyDINOModel passes pre_trained=True itself (a download); the same-size random weights instead
+    extractor = torch_model.TimmFeatureExtractor
+    torch_model.TimmFeatureExtractor = lambda *a, **k: extractor(*a, **{**k, "pre_trained": False})
     model = torch_model.AnomalyDINOModel(encoder_name="vit_small_patch14_dinov2")
     transform = Compose([ToImage(), ToDtype(torch.float32, scale=True),
                          Resize((252, 252), antialias=True, interpolation=InterpolationMode.BICUBIC),

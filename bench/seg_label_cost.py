@@ -15,7 +15,10 @@ of the sorted list). The first N of the training half are "labelled":
   ``defectlab label``). The click head must not have seen the product:
   ``--click-head PRODUCT=PATH``; by default the shipped head, trained on
   magnetic_tile only, which is fine for the industrial products and is
-  flagged in the table for magnetic_tile.
+  flagged in the table for magnetic_tile. ``--lopo-heads DIR`` takes each
+  product's leave-one-product-out head (``bench/click_lopo.py --phase
+  train --work DIR``) for the masks *and* as seg-train's starting point, gt
+  cells included, so no model in those cells has seen the product.
 
 Each labelled set trains ADClick-Seg (``click.seg_train.train_seg``; the
 seg-train defaults unless ``--iterations`` says otherwise) against the
@@ -127,11 +130,20 @@ def run_product(product: str, args) -> None:
         test_normals = [test_normals[int(i * step)] for i in range(args.max_test_normals)]
     test = test_half + test_normals
     work = args.work / product
-    click_head = args.click_heads.get(product, str(DEFAULT_CHECKPOINT))
-    saw = product == "magnetic_tile" and product not in args.click_heads
-    # click masks from a head given for this product (one not trained on it) make cells of their own
-    own = "_ownhead" if product in args.click_heads else ""
-    name = lambda lab, n: cell_name(lab, n) + ("" if lab == "gt" else own)
+    if args.lopo_heads:
+        # the product's leave-one-product-out head makes the click masks and starts every seg-train,
+        # so no model in these cells has seen the product; gt cells differ too (their init), hence own names
+        click_head = str(args.lopo_heads / f"fold_{product}.safetensors")
+        if not Path(click_head).is_file():
+            raise SystemExit(f"{click_head}: no fold head; train it with "
+                             f"`python bench/click_lopo.py --phase train --products {product} --work {args.lopo_heads}`")
+        suffix, init = "_lopo", click_head
+    else:
+        click_head = args.click_heads.get(product, str(DEFAULT_CHECKPOINT))
+        # click masks from a head given for this product (one not trained on it) make cells of their own
+        suffix, init = ("_ownhead" if product in args.click_heads else ""), None
+    saw = product == "magnetic_tile" and product not in args.click_heads and not args.lopo_heads
+    name = lambda lab, n: cell_name(lab, n) + ("" if lab == "gt" and not args.lopo_heads else suffix)
     wanted = [(lab, n) for lab in args.labels if lab != "none" for n in args.n]
     todo = [(lab, n) for lab, n in wanted if not cell_file(product, name(lab, n)).is_file()]
     knn_todo = args.knn and not cell_file(product, "knn").is_file()
@@ -149,19 +161,19 @@ def run_product(product: str, args) -> None:
     for lab, n in todo:
         chosen = train_half if n == "all" else train_half[: int(n)]
         cell = name(lab, n)
-        info = {"product": product, "cell": cell, "labels": lab, "n_labelled": len(chosen)}
+        info = {"product": product, "cell": cell, "labels": lab, "n_labelled": len(chosen), "init": init}
         if lab == "gt":
             masks = [load_gt_mask(s) for s in chosen]
         else:
             k = int(lab.removeprefix("click"))
             t = time.perf_counter()
-            masks, ious = click_masks(chosen, k, click_model, reference, work / f"clickmasks{own}")
+            masks, ious = click_masks(chosen, k, click_model, reference, work / f"clickmasks{suffix}")
             info.update(click_mIoU=float(np.mean(ious)), click_head=str(click_head), click_head_saw_product=saw,
                         click_seconds=round(time.perf_counter() - t, 1))
             print(f"  {cell}: click masks mIoU {np.mean(ious):.3f}", flush=True)
         head_path = work / "heads" / f"{cell}.safetensors"
         if not head_path.is_file():
-            cfg = SegTrainConfig(progress=False, cache_dir=str(args.work / "cache"),
+            cfg = SegTrainConfig(init=init, progress=False, cache_dir=str(args.work / "cache"),
                                  **({"iterations": args.iterations} if args.iterations else {}))
             train_seg(cfg, normals, [Labelled(s.image_path, m, s.anomaly_type) for s, m in zip(chosen, masks)], head_path)
         training = json.loads(head_path.with_suffix(".json").read_text())["training"]
@@ -226,7 +238,8 @@ def report() -> str:
     for c in cells:
         miou = f"{c['click_mIoU']:.3f}" + (" (head saw product)" if c.get("click_head_saw_product") else "") \
             if "click_mIoU" in c else ""
-        head = f" ({Path(c['click_head']).stem} head)" if c["cell"].endswith("_ownhead") else ""
+        head = (f" ({Path(c['click_head']).stem} head)" if c["cell"].endswith("_ownhead") else
+                f" (init {Path(c['init']).stem})" if c.get("init") else "")
         lines.append(f"| {c['product']} | {c['labels']}{head} | {c['n_labelled']} | {miou} | {c['pixel_AP']:.1f} | "
                      f"{c['AUPRO@0.3']:.1f} | {c['pixel_AUROC']:.1f} | {c['image_AUROC']:.1f} | "
                      f"{c.get('feature_seconds', c.get('fit_seconds', ''))} | {c.get('train_seconds', '')} | "
@@ -248,12 +261,17 @@ def report() -> str:
         "click masks from the leave-one-product-out heads for every product": own,
     }
     lines += ["", "Done-when check (mean pixel AP over the products that have all three cells):", ""]
-    for what, clicks in variants.items():
-        common = sorted(set(clicks) & set(by_cell.get("gt_n10", {})) & set(by_cell.get("knn", {})), key=order.get)
+    checks = [(what, clicks, by_cell.get("gt_n10", {})) for what, clicks in variants.items()]
+    checks.append(("second run, `--lopo-heads`: the leave-one-product-out head makes the click masks and starts "
+                   "both trainings (gt and clicks), seg-train's default steps",
+                   by_cell.get("click5_n10_lopo", {}), by_cell.get("gt_n10_lopo", {})))
+    for what, clicks, gts in checks:
+        common = sorted(set(clicks) & set(gts) & set(by_cell.get("knn", {})), key=order.get)
         if not common:
             continue
         click = float(np.mean([clicks[p] for p in common]))
-        gt, knn = (float(np.mean([by_cell[k][p] for p in common])) for k in ("gt_n10", "knn"))
+        gt = float(np.mean([gts[p] for p in common]))
+        knn = float(np.mean([by_cell["knn"][p] for p in common]))
         lines.append(f"- {what}, {len(common)} products ({', '.join(common)}): 5-click masks of 10 images {click:.1f} "
                      f"vs patch kNN {knn:.1f} ({click - knn:+.1f} points; needed >= +20); vs ground-truth masks of "
                      f"the same 10 images {gt:.1f} ({100 * click / gt:.1f} % of it; needed >= 90 %).")
@@ -296,6 +314,9 @@ def main() -> int:
     p.add_argument("--iterations", type=int, default=None, help="seg-train steps (default: seg-train's default)")
     p.add_argument("--click-head", action="append", default=[], metavar="PRODUCT=PATH",
                    help="click head for a product's click masks (one not trained on it); default: the shipped head")
+    p.add_argument("--lopo-heads", type=Path, default=None, metavar="DIR",
+                   help="DIR/fold_<product>.safetensors (bench/click_lopo.py's fold heads) makes the click masks and "
+                        "initialises seg-train, for gt and click cells alike (cells named *_lopo)")
     p.add_argument("--max-test-normals", type=int, default=None,
                    help="at most this many test normals per product, evenly spaced (default: all)")
     p.add_argument("--data", type=Path, default=DATA)
