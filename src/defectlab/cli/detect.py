@@ -54,7 +54,7 @@ def run_detect(args: argparse.Namespace) -> int:
     if not args.images.is_dir():
         raise ConfigError(f"--images {args.images}: a glob or a list of paths needs --engine ray")
     try:
-        summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args), method=args.method,
+        summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args, model_may_be_fitted=True), method=args.method,
                                 threshold=args.threshold, skip_bad=args.skip_bad,
                                 class_maps=getattr(args, "class_maps", False), model=None if seg else args.model,
                                 save_maps=args.save_maps)

@@ -40,7 +40,12 @@ def add_seg_model_argument(p: argparse.ArgumentParser) -> None:
                    help="--method adclick-seg: the checkpoint `defectlab seg-train` wrote (MODEL.safetensors)")
 
 
-def detector_kwargs(args: argparse.Namespace) -> dict:
+def detector_kwargs(args: argparse.Namespace, model_may_be_fitted: bool = False) -> dict:
+    """The detector's keyword arguments from the parsed options.
+
+    ``model_may_be_fitted``: in this command ``--model`` may also name a fitted model
+    (``detect``), which the caller handles; elsewhere it is only for adclick-seg.
+    """
     if args.method == "compositional":
         return compositional_kwargs(args)
     if args.method == "adclick-seg":
@@ -52,7 +57,7 @@ def detector_kwargs(args: argparse.Namespace) -> dict:
             raise ConfigError(f"--model {model}: no seg-train checkpoint there (MODEL.safetensors with MODEL.json "
                               "beside it, written by `defectlab seg-train --out`)")
         return {"model": str(model)}
-    if getattr(args, "model", None) is not None and not hasattr(args, "engine"):
+    if getattr(args, "model", None) is not None and not model_may_be_fitted:
         raise ConfigError(f"--model is for --method adclick-seg (a seg-train checkpoint), not --method {args.method}")
     kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment, device=args.device, layers=args.layers)
     if args.image_size is not None:
