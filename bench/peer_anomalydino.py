@@ -39,7 +39,7 @@ def image_paths(shots: int, n_test: int) -> tuple[list[Path], list[Path]]:
     return paths[:shots], paths[shots : shots + n_test]
 
 
-def run_defectlab(shots: int, n_test: int, threads: int) -> dict:
+def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto") -> dict:
     import torch
     from transformers import Dinov2Config, Dinov2Model
 
@@ -54,7 +54,7 @@ def run_defectlab(shots: int, n_test: int, threads: int) -> dict:
         Dinov2Model(config).save_pretrained(DINO_DIR)
     normal, test = image_paths(shots, n_test)
     normal, test = [load_image(p) for p in normal], [load_image(p) for p in test]
-    det = PatchKNNDetector(str(DINO_DIR), image_size=252, progress=False)
+    det = PatchKNNDetector(str(DINO_DIR), image_size=252, resize=resize, progress=False)
     start = time.perf_counter()
     det.fit(normal)
     fit_s = time.perf_counter() - start
@@ -64,7 +64,8 @@ def run_defectlab(shots: int, n_test: int, threads: int) -> dict:
     return {"images_per_s": len(test) / (time.perf_counter() - start), "fit_s": fit_s}
 
 
-def run_anomalib(shots: int, n_test: int, threads: int) -> dict:
+def run_anomalib(shots: int, n_test: int, threads: int, resize: str = "") -> dict:
+    """``resize`` is defectlab's option: anomalib's pre-processing always squashes to 252 x 252."""
     import torch
     from anomalib.models.image.anomaly_dino import torch_model
     from PIL import Image
@@ -105,11 +106,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--shots", type=int, default=8)
     ap.add_argument("--images", type=int, default=24)
+    ap.add_argument("--resize", default="auto",
+                    help="defectlab's resize (default: %(default)s, its default; 'squash': 252 x 252 as anomalib)")
     ap.add_argument("--side", choices=("defectlab", "anomalib"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
         run = run_defectlab if args.side == "defectlab" else run_anomalib
-        print(json.dumps(run(args.shots, args.images, args.threads)))
+        print(json.dumps(run(args.shots, args.images, args.threads, args.resize)))
         return
     sides = {"defectlab": sys.executable}
     if args.anomalib_python:
@@ -118,7 +121,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, python in sides.items():
             out = subprocess.run([python, __file__, "--side", name, "--threads", str(args.threads),
-                                  "--shots", str(args.shots), "--images", str(args.images)],
+                                  "--shots", str(args.shots), "--images", str(args.images), "--resize", args.resize],
                                  check=True, capture_output=True, text=True).stdout
             results[name].append(json.loads(out.strip().splitlines()[-1]))
     print(f"{args.shots} shots, {args.images} Magnetic Tile test images, 252 px, random DINOv2-S/14, "
