@@ -314,7 +314,8 @@ def optimise(head: ClickHead, cfg, step: Callable[[], tuple], desc: str, warmup:
         torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
         opt.step()
         sched.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        value = loss.item()
+        running = value if running is None else 0.98 * running + 0.02 * value
         bar.set_postfix(loss=f"{running:.3f}")
     return running or 0.0, time.perf_counter() - start
 
