@@ -57,6 +57,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def loco_test_set(root, category):
+    """(dataset, test samples, labels, anomaly kinds: "" for normal) of an MVTec LOCO category on disk."""
+    ds = MVTecLOCO(root, category)
+    test = ds.test_samples()
+    return ds, test, np.array([s.label for s in test]), np.array([s.anomaly_kind or "" for s in test])
+
+
 def kind_auroc(labels, kinds, scores):
     groups = anomaly_groups(labels, kinds)
     return {kind: metrics.image_auroc(labels[groups[kind]], scores[groups[kind]]) for kind in KINDS}
@@ -66,10 +73,7 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
     start = time.perf_counter()
-    ds = MVTecLOCO(a.root, a.category)
-    test = ds.test_samples()
-    labels = np.array([s.label for s in test])
-    kinds = np.array([s.anomaly_kind or "" for s in test])
+    ds, test, labels, kinds = loco_test_set(a.root, a.category)
     pool = ds.train_normals()
     kwargs = json.loads(a.detector)
     det = CompositionalDetector(image_size=a.image_size, progress=False, **kwargs)

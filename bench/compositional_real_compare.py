@@ -37,9 +37,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from compositional_real import loco_test_set  # the sibling bench: the same test set and labels
 from defectlab import metrics
 from defectlab.data import sample_support
-from defectlab.data.datasets.mvtec_loco import MVTecLOCO
 from defectlab.detect.comad import ComADDetector
 from defectlab.detect.compositional import CompositionalDetector
 from defectlab.detect.patch_knn import PatchKNNDetector
@@ -80,11 +80,8 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
     start = time.perf_counter()
-    ds = MVTecLOCO(a.root, a.category)
-    test = ds.test_samples()
+    ds, test, labels, kinds = loco_test_set(a.root, a.category)
     paths = [s.image_path for s in test]
-    labels = np.array([s.label for s in test])
-    kinds = np.array([s.anomaly_kind or "" for s in test])
     pool = ds.train_normals()
     results: dict = {}  # (method, shots) -> [per-seed measure dicts]
     notes: dict[str, str] = {}
