@@ -173,6 +173,11 @@ def _laplacian(image: np.ndarray, beta: float) -> sp.csr_matrix:
     i = np.concatenate([idx[:, :-1].ravel(), idx[:-1].ravel()])
     j = np.concatenate([idx[:, 1:].ravel(), idx[1:].ravel()])
     weights = np.exp(-scale * ((flat[i] - flat[j]) ** 2).mean(axis=1)) + 1e-6  # never 0: the graph stays connected
-    adjacency = sp.coo_matrix((np.concatenate([weights, weights]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(h * w, h * w))
-    adjacency = adjacency.tocsr()
+    return graph_laplacian(i, j, weights, h * w)
+
+
+def graph_laplacian(i: np.ndarray, j: np.ndarray, weights: np.ndarray, n: int) -> sp.csr_matrix:
+    """Laplacian (degree - adjacency) of the undirected graph on ``n`` nodes with edges ``i[k] - j[k]``."""
+    adjacency = sp.coo_matrix((np.concatenate([weights, weights]), (np.concatenate([i, j]), np.concatenate([j, i]))),
+                              shape=(n, n)).tocsr()
     return (sp.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency).tocsr()

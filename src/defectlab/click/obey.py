@@ -43,6 +43,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import spsolve
 
 from .clicks import Click, click_maps, map_pixel
+from .fill import graph_laplacian
 
 BETA = 130.0  # scikit-image random_walker's default edge sharpness
 GRID = 4  # the walk's cell: GRID x GRID model pixels
@@ -150,8 +151,7 @@ def _walk(feats: np.ndarray, region: np.ndarray, seeds: np.ndarray, beta: float)
     x[fixed] = s[fixed]
     if len(i) and (~fixed).any():
         wgt = np.exp(-beta * d2 / (10 * (feats[region].std() + 1e-6))) + 1e-6
-        adj = sp.coo_matrix((np.concatenate([wgt, wgt]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(m, m)).tocsr()
-        lap = (sp.diags(np.asarray(adj.sum(axis=1)).ravel()) - adj).tocsr()
+        lap = graph_laplacian(i, j, wgt, m)
         free = ~fixed
         a = lap[free][:, free] + 1e-8 * sp.identity(int(free.sum()), format="csr")
         b = -lap[free][:, fixed] @ x[fixed]

@@ -172,7 +172,6 @@ class ClickSession:
         self._cache: tuple[_State, tuple[np.ndarray, np.ndarray]] | None = None
         self._anomaly_map: np.ndarray | None = None
         self._walk: Fill | None = None  # built on first use: a session with fill off never pays for it
-        self._keys: tuple[np.ndarray, np.ndarray] | None = None  # the head's click keys and colour, for obey
         self._rgb_hwc: np.ndarray | None = None
         self.obey = bool(obey)
         self._fill_on = bool(fill)
@@ -377,9 +376,8 @@ class ClickSession:
                 self._walk = Fill(self._rgb())
             logits = self._walk(logits, clicks, scale, radius, level)
         if self.obey and clicks:
-            if self._keys is None:
-                self._keys = (self._static.key[0].numpy(), self._rgb())
-            logits = split_between_clicks(logits, clicks, scale, radius, level, *self._keys)
+            key = self._static.key[0].numpy()  # a view: the head's click keys, computed once per image
+            logits = split_between_clicks(logits, clicks, scale, radius, level, key, self._rgb())
             logits = force_click_disks(logits, clicks, scale, radius, level)
         return logits
 
