@@ -4,6 +4,7 @@ import torch
 
 from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
 from defectlab.backbones.loading import explained_import
+from defectlab.backbones.efficientnet_lite import EfficientNetLite0
 from defectlab.registry import Registry, UnknownNameError
 
 
@@ -78,7 +79,7 @@ def test_round_size():
 def test_efficientnet_lite0_loads_real_weights_and_gives_strided_maps():
     net = create_backbone("efficientnet-lite0")
     # The weights are ImageNet's: BN running stats are far from the init values.
-    assert not torch.allclose(net._bn0.running_var, torch.ones(32))
+    assert not torch.allclose(EfficientNetLite0(fold_batch_norm=False)._bn0.running_var, torch.ones(32))
     image = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
     fm = net.extract([image, image], size=(128, 192), layers=("stage2", "stage3", "stage5"))
     assert fm.maps["stage2"].shape == (2, 24, 32, 48)
@@ -105,3 +106,13 @@ def test_efficientnet_features_separate_textures():
     f = patch_features(net.extract([stripes, stripes[:, 8:].copy(), noise], (128, 128))).mean((2, 3))
     f = torch.nn.functional.normalize(f, dim=1)
     assert (f[0] @ f[1]) > (f[0] @ f[2])
+
+
+def test_folding_the_batch_norms_keeps_the_features():
+    folded, plain = EfficientNetLite0(), EfficientNetLite0(fold_batch_norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    image = np.random.default_rng(1).integers(0, 255, (150, 230, 3), dtype=np.uint8)
+    a = folded.extract(image, size=(128, 192), layers=folded.layers).maps
+    b = plain.extract(image, size=(128, 192), layers=plain.layers).maps
+    for name in plain.layers:  # float rounding only: 1e-5 of each map's range
+        assert torch.allclose(a[name], b[name], rtol=0, atol=1e-5 * float(b[name].abs().max())), name

@@ -82,8 +82,8 @@ class _ConstantPadConv(torch.nn.Module):
     """A TF-"same" convolution with its padding fixed for inputs that are multiples of the backbone's size.
 
     :class:`~defectlab.backbones.efficientnet_lite.SameConv2d` computes its
-    padding from the input size in Python, which the tracer would freeze at
-    the example's. For a side divisible by the stride the padding is
+    padding from the input size in Python for its strided convolutions, which
+    the tracer would freeze at the example's. For a side divisible by the stride the padding is
     kernel - stride whatever the side, and the backbone's inputs always are
     (each stride-2 convolution sees a multiple of 2 when inputs are multiples of 32).
     """
@@ -107,7 +107,7 @@ def _traceable(backbone: torch.nn.Module) -> torch.nn.Module:
     model = copy.deepcopy(backbone).cpu()
     for module in list(model.modules()):
         for name, child in module.named_children():
-            if isinstance(child, SameConv2d):
+            if isinstance(child, SameConv2d) and not child.static:
                 setattr(module, name, _ConstantPadConv(child))
     return model
 
