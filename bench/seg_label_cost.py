@@ -137,7 +137,7 @@ def run_product(product: str, args) -> None:
         if not Path(click_head).is_file():
             raise SystemExit(f"{click_head}: no fold head; train it with "
                              f"`python bench/click_lopo.py --phase train --products {product} --work {args.lopo_heads}`")
-        suffix, init = "_lopo", click_head
+        suffix, init = "_lopo" + (f"-{args.tag}" if args.tag else ""), click_head
     else:
         click_head = args.click_heads.get(product, str(DEFAULT_CHECKPOINT))
         # click masks from a head given for this product (one not trained on it) make cells of their own
@@ -270,6 +270,11 @@ def report() -> str:
     checks.append(("ablation of the starting point: the same masks, both trainings started from `adclick_mt` (the "
                    "previous shipped head, 3000 steps on magnetic_tile only; never saw the other four)",
                    by_cell.get("click5_n10_lopo_init-adclick_mt", {}), by_cell.get("gt_n10_lopo_init-adclick_mt", {})))
+    for cell in sorted(by_cell):
+        if cell.startswith("click5_n10_lopo-"):
+            tag = cell.removeprefix("click5_n10_lopo-")
+            checks.append((f"`--lopo-heads ... --tag {tag}`: as the second run, with fold heads trained longer (see "
+                           f"the notes)", by_cell[cell], by_cell.get(f"gt_n10_lopo-{tag}", {})))
     for what, clicks, gts in checks:
         common = sorted(set(clicks) & set(gts) & set(by_cell.get("knn", {})), key=order.get)
         if not common:
@@ -344,6 +349,8 @@ def main() -> int:
                         "initialises seg-train, for gt and click cells alike (cells named *_lopo)")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="start every seg-train of this run from CHECKPOINT (an ablation; cells named *_init-<stem>)")
+    p.add_argument("--tag", default="", help="with --lopo-heads: cells are named *_lopo-TAG, so a run with other fold "
+                                             "heads (e.g. trained longer) keeps its own cells beside the first ones")
     p.add_argument("--max-test-normals", type=int, default=None,
                    help="at most this many test normals per product, evenly spaced (default: all)")
     p.add_argument("--data", type=Path, default=DATA)
