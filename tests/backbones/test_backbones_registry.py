@@ -5,6 +5,7 @@ import torch
 from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
 from defectlab.backbones.loading import explained_import
 from defectlab.backbones.efficientnet_lite import EfficientNetLite0
+from defectlab.errors import ConfigError
 from defectlab.registry import Registry, UnknownNameError
 
 
@@ -116,3 +117,8 @@ def test_folding_the_batch_norms_keeps_the_features():
     b = plain.extract(image, size=(128, 192), layers=plain.layers).maps
     for name in plain.layers:  # float rounding only: 1e-5 of each map's range
         assert torch.allclose(a[name], b[name], rtol=0, atol=1e-5 * float(b[name].abs().max())), name
+
+
+def test_no_images_is_a_clear_error():
+    with pytest.raises(ConfigError, match="no images"):
+        create_backbone("efficientnet-lite0").extract([], size=(64, 64))

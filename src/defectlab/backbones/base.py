@@ -57,6 +57,8 @@ class Backbone(torch.nn.Module):
         size = round_size(size, self.size_multiple)
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
+        if len(images) == 0:
+            raise ConfigError(f"backbone {self.name!r} was given no images; pass at least one HxWx3 uint8 array")
         batch = []
         for img in images:
             t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
