@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from defectlab.backbones import ModelNotFoundError, create_backbone, list_backbones, patch_features, round_size
-from defectlab.backbones.loading import explained_import
 from defectlab.backbones.efficientnet_lite import EfficientNetLite0
+from defectlab.backbones.loading import explained_import
 from defectlab.errors import ConfigError
 from defectlab.registry import Registry, UnknownNameError
 
