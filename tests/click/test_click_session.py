@@ -186,3 +186,14 @@ def test_add_click_names_a_bad_argument(tmp_path):
         session.add_click(10, 10, positive="yes")
     with pytest.raises(ValueError, match="outside the image"):
         session.add_click(1000, 10)
+
+
+def test_the_residual_gate_keeps_the_mask_to_what_differs_from_the_normals(model, reference):
+    image, _ = with_blob(texture(np.random.default_rng(5), 80, 112), (50, 40), 9)
+    gated = ClickSession(image, reference, prompt="blob", model=model, gate=True)
+    plain = ClickSession(image, reference, prompt="blob", model=model, features=gated.features)
+    for s in (gated, plain):
+        s.add_click(50, 40, positive=True)
+        s.add_click(10, 10, positive=False)
+    assert gated.mask[40, 50] and not gated.mask[10, 10]  # clicks still carry their labels
+    assert (gated.mask <= plain.mask).all()  # the gate only takes away

@@ -40,6 +40,7 @@ from ..errors import ConfigError
 from .checkpoint import ClickConfig, load_checkpoint
 from .clicks import Click, click_maps, map_pixel
 from .fill import Fill
+from .gate import residual_gate
 from .model import ClickHead
 from .obey import force_click_disks, split_between_clicks
 from .residual import ImageFeatures, NormalReference
@@ -130,6 +131,8 @@ class ClickSession:
         head's mask as its prior (:mod:`defectlab.click.fill`), for
         large, faint defects where the image shows no boundary; on by
         default, ``False`` leaves the mask to the head alone.
+    gate: switch off what looks like the normal images unless a positive
+        click is on it (:mod:`defectlab.click.gate`).
     """
 
     def __init__(
@@ -144,6 +147,7 @@ class ClickSession:
         drop_rejected: bool = True,
         fill: bool = True,
         obey: bool = True,
+        gate: bool = False,
     ):
         if not 0.0 < threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
@@ -174,6 +178,7 @@ class ClickSession:
         self._walk: Fill | None = None  # built on first use: a session with fill off never pays for it
         self._rgb_hwc: np.ndarray | None = None
         self.obey = bool(obey)
+        self.gate = bool(gate)
         self._fill_on = bool(fill)
         self.precompute_seconds = time.perf_counter() - start
 
@@ -375,6 +380,8 @@ class ClickSession:
             if self._walk is None:
                 self._walk = Fill(self._rgb())
             logits = self._walk(logits, clicks, scale, radius, level)
+        if self.gate and clicks:
+            logits = residual_gate(logits, self.features.dist[0].numpy(), clicks, scale, radius, level)
         if self.obey and clicks:
             key = self._static.key[0].numpy()  # a view: the head's click keys, computed once per image
             logits = split_between_clicks(logits, clicks, scale, radius, level, key, self._rgb())

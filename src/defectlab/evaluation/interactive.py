@@ -170,8 +170,9 @@ class MethodOptions:
 CLICK_METHODS: Registry = Registry("click method")
 
 
-def _adclick(label: str, prompt: bool = True, fill: bool = True, obey: bool = True):
-    return lambda o: ADClickMethod(o.model(), prompt, label, drop_rejected=o.drop_rejected, fill=fill, obey=obey)
+def _adclick(label: str, prompt: bool = True, fill: bool = True, obey: bool = True, gate: bool = False):
+    return lambda o: ADClickMethod(o.model(), prompt, label, drop_rejected=o.drop_rejected, fill=fill, obey=obey,
+                                   gate=gate)
 
 
 def _sam(o: MethodOptions):
@@ -191,6 +192,7 @@ CLICK_METHODS.register("adclick", _adclick("ADClick"))
 CLICK_METHODS.register("adclick-noprompt", _adclick("ADClick (no prompt)", prompt=False))
 CLICK_METHODS.register("adclick-nofill", _adclick("ADClick (no fill)", fill=False))
 CLICK_METHODS.register("adclick-noobey", _adclick("ADClick (clicks not enforced)", obey=False))
+CLICK_METHODS.register("adclick-gate", _adclick("ADClick (residual gate)", gate=True))
 CLICK_METHODS.register("grabcut", lambda o: GrabCut())
 CLICK_METHODS.register("random-walker", lambda o: RandomWalker())
 CLICK_METHODS.register("residual", lambda o: ResidualMap())
