@@ -377,6 +377,8 @@ def main() -> int:
     p.add_argument("--results", type=Path, default=RESULTS, help="where the markdown and per-cell JSON go")
     p.add_argument("--report", action="store_true", help="only rebuild the markdown from the saved cells")
     args = p.parse_args()
+    if args.tag and not args.lopo_heads:
+        p.error(f"--tag {args.tag!r} names the cells of a --lopo-heads run; without --lopo-heads it would be ignored")
     CELLS_DIR = args.results / "seg_label_cost"
     torch.set_num_threads(args.threads)
     args.click_heads = dict(item.split("=", 1) for item in args.click_head)

@@ -96,7 +96,7 @@ class ADClickMethod:
         self.model = model
         self.use_prompt = use_prompt
         self.name = name
-        self.session_options = session_options  # ClickSession keywords: drop_rejected, fill
+        self.session_options = session_options  # ClickSession keywords: drop_rejected, fill, obey, gate
 
     def start(self, context: ImageContext) -> None:
         from ..click.session import ClickSession
