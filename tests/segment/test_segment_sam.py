@@ -88,3 +88,12 @@ def test_point_grid_and_stability():
     sharp = torch.full((1, 4, 4), -10.0)
     sharp[0, :2] = 10.0
     assert _stability(sharp, 1.0).item() == 1.0
+
+
+def test_an_empty_mask_is_never_kept_even_with_min_area_zero(tiny_sam):
+    # random weights can propose empty masks; kept, they made "kept" count parts the label map did not have
+    seg = create_segmenter(str(tiny_sam), min_area=0)
+    masks = torch.zeros(3, 16, 16, dtype=torch.bool)
+    masks[2, 4:8, 4:8] = True
+    kept = seg._filter(masks, torch.tensor([0.9, 0.8, 0.7]))
+    assert len(kept) == 1 and kept[0].sum() == 16

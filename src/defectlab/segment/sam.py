@@ -233,7 +233,7 @@ class SamSegmenter(Segmenter):
     def _filter(self, masks: torch.Tensor, scores: torch.Tensor) -> list[np.ndarray]:
         """Minimum area, background rule, then mask-IoU NMS best score first."""
         h, w = masks.shape[-2:]
-        min_pixels = self.min_area * h * w
+        min_pixels = max(self.min_area * h * w, 1)  # an empty mask is never a part, whatever min_area says
         order = torch.argsort(scores, descending=True)
         kept: list[np.ndarray] = []
         small: list[torch.Tensor] = []  # low-resolution copies for fast IoU
