@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from defectlab.detect.comad import ComADDetector, kmeans
+from defectlab.backbones.knn import kmeans
+from defectlab.detect.comad import ComADDetector
 from defectlab.synthetic.scenes import make_scenes
 
 SIZE = 96

@@ -47,9 +47,10 @@ def test_a_backbone_object_is_saved_by_its_name(surfaces, tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["params"]["backbone"] == "efficientnet-lite0"
 
 
-def test_compositional_scores_and_explains_as_saved(tmp_path):
+@pytest.mark.parametrize("aligner", ["hungarian", "codebook"])
+def test_compositional_scores_and_explains_as_saved(tmp_path, aligner):
     scenes = make_scenes("pushpins", 4, {"missing": 1}, size=96, seed=3)
-    det = CompositionalDetector(segmenter="feature-cluster", image_size=96, progress=False)
+    det = CompositionalDetector(segmenter="feature-cluster", aligner=aligner, image_size=96, progress=False)
     det.fit([s.image for s in scenes[:3]])
     det.save(tmp_path / "box")
     loaded = load_detector(tmp_path / "box", method="compositional")

@@ -95,3 +95,51 @@ def test_align_before_fit_and_unknown_name():
         create_aligner("nearest").align(scene(REFERENCE))
     with pytest.raises(ConfigError, match="unknown aligner 'deaot'"):
         create_aligner("deaot")
+
+
+def featured(view, grid=8):
+    """The view with cell features that are each cell's mean colour: a stand-in backbone that sees colour."""
+    h, w = view.image.shape[:2]
+    cells = view.image.reshape(grid, h // grid, grid, w // grid, 3).mean((1, 3)).astype(np.float32)
+    return View(view.image, view.segmentation, cells / 255.0 - 0.45)
+
+
+def test_codebook_classes_are_kinds_shared_across_images_without_matching():
+    shots = [featured(scene(REFERENCE)), featured(scene([(RED, (8, 24, 8, 24)), (GREEN, (8, 24, 40, 56)),
+                                                          (BLUE, (40, 56, 16, 32))]))]
+    aligner = create_aligner("codebook", n_kinds=3).fit(shots[0], shots)
+    # a second red part and a moved blue one: red and blue keep their kinds, green's is empty
+    test = featured(scene([(RED, (8, 24, 8, 24)), (RED, (40, 56, 40, 56)), (BLUE, (40, 56, 8, 24))]))
+    classes = aligner.align(test)
+    red, blue = aligner.align(shots[0]).labels[10, 10], aligner.align(shots[0]).labels[50, 30]
+    assert classes.n_classes == 3 and len({red, blue}) == 2
+    assert classes.labels[12, 12] == classes.labels[48, 48] == red and classes.labels[48, 16] == blue
+    assert (classes.labels[test.segmentation.labels == 0] == 0).all()  # background takes no class
+    green = ({1, 2, 3} - {red, blue}).pop()
+    assert area_of(classes, green) == 0
+    assert classes.assignment == {1: red, 2: red, 3: blue}
+
+
+def test_codebook_marks_a_surface_no_shot_showed_as_unknown():
+    shots = [featured(scene(REFERENCE))]
+    aligner = create_aligner("codebook", n_kinds=3).fit(shots[0], shots)
+    novel = featured(scene(REFERENCE + [((250, 250, 0), (40, 56, 48, 64))]))
+    assert aligner.align(novel).labels[48, 56] == aligner.align(novel).unknown
+
+
+def test_codebook_without_foreground_treats_the_whole_image_as_parts():
+    texture = featured(View(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8),
+                            Segmentation(np.zeros((64, 64), np.int32))))
+    aligner = create_aligner("codebook", n_kinds=2).fit(texture)
+    assert aligner.whole_image_ and (aligner.align(texture).labels > 0).all()
+
+
+def test_codebook_needs_features_and_a_fit():
+    from defectlab.errors import ConfigError, NotFittedError
+
+    with pytest.raises(ConfigError, match="needs backbone features"):
+        create_aligner("codebook").fit(scene(REFERENCE))
+    with pytest.raises(NotFittedError):
+        create_aligner("codebook").align(featured(scene(REFERENCE)))
+    with pytest.raises(ConfigError, match="n_kinds"):
+        create_aligner("codebook", n_kinds=0)

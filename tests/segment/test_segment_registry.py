@@ -11,7 +11,7 @@ from defectlab.segment.sam import SamSegmenter
 
 def test_every_part_is_registered_where_it_is_defined():
     assert sorted(SEGMENTERS.names()) == ["auto", "feature-cluster", "sam"]
-    assert ALIGNERS.names() == ["hungarian", "nearest", "sam2"]
+    assert ALIGNERS.names() == ["codebook", "hungarian", "nearest", "sam2"]
     with pytest.raises(ConfigError, match="unknown segmenter 'nope'; choose one of: feature-cluster, sam, auto, or"):
         create_segmenter("nope")
 

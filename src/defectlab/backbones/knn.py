@@ -42,6 +42,26 @@ def greedy_coreset(bank: np.ndarray, size: int) -> np.ndarray:
     return chosen.numpy()
 
 
+def kmeans(x: np.ndarray, k: int, seed: int = 0, iterations: int = 25) -> np.ndarray:
+    """(k, D) unit centres of unit rows ``x`` by spherical k-means, k-means++ start, fixed seed."""
+    rng = np.random.default_rng(seed)
+    k = min(k, len(x))
+    centres = [x[rng.integers(len(x))]]
+    for _ in range(1, k):
+        d = np.clip(1 - x @ np.stack(centres).T, 0, None).min(1)
+        p = d / d.sum() if d.sum() > 0 else None
+        centres.append(x[rng.choice(len(x), p=p)])
+    c = np.stack(centres)
+    for _ in range(iterations):
+        assign = (x @ c.T).argmax(1)
+        for j in range(k):
+            members = x[assign == j]
+            if len(members):
+                c[j] = members.mean(0)
+        c = normalise(c)
+    return c.astype(np.float32)
+
+
 class CosineIndex:
     def __init__(self, bank: np.ndarray, device: str | torch.device = "cpu", backend: str = "auto",
                  normalised: bool = False):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..backbones import DEFAULT_BACKBONE, Backbone, resolve_device
 from ..backbones.embedder import upsample_map
-from ..backbones.knn import CosineIndex, normalise
+from ..backbones.knn import CosineIndex, kmeans, normalise
 from ..backbones.resize import Resizer
 from ..data.checks import image_list, positive_int
 from ..data.io import load_image
@@ -42,26 +42,6 @@ from .patch_knn import top_percent_mean
 # smaller; a mean-feature cosine drift of 0.05; the patch unit of the compositional detector
 UNITS = {"histogram": float(np.log(1.5)), "component": 0.05, "patch": 0.15}
 EPS = 0.005  # area share that keeps an absent component finite (as class-histogram)
-
-
-def kmeans(x: np.ndarray, k: int, seed: int = 0, iterations: int = 25) -> np.ndarray:
-    """(k, D) unit centres of unit rows ``x`` by spherical k-means, k-means++ start, fixed seed."""
-    rng = np.random.default_rng(seed)
-    k = min(k, len(x))
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):
-        d = np.clip(1 - x @ np.stack(centres).T, 0, None).min(1)
-        p = d / d.sum() if d.sum() > 0 else None
-        centres.append(x[rng.choice(len(x), p=p)])
-    c = np.stack(centres)
-    for _ in range(iterations):
-        assign = (x @ c.T).argmax(1)
-        for j in range(k):
-            members = x[assign == j]
-            if len(members):
-                c[j] = members.mean(0)
-        c = normalise(c)
-    return c.astype(np.float32)
 
 
 @DETECTORS.register("comad")

@@ -8,8 +8,9 @@ DINOv2 + seven feature similarities), in five swappable stages:
 
 1. segment each image into parts (:mod:`defectlab.segment`: SAM, or the
    offline feature-cluster segmenter that needs no downloaded weights);
-2. align: give parts class ids shared with a reference shot (Hungarian or
-   nearest matching, or a video-segmentation propagator);
+2. align: give parts class ids shared across images (part kinds learnt from
+   all the shots, the default; Hungarian or nearest matching to a reference
+   shot; or a video-segmentation propagator);
 3. describe with seven descriptors (:mod:`.descriptors`): three structural
    (class-agnostic, class-aware and foreground patch features) and four
    logical (per class: mean feature, area, colour, location);
@@ -81,7 +82,10 @@ class CompositionalDetector(PatchFeatures, Detector):
     segmenter: "auto" (SAM if its weights are on this machine, else the
         offline "feature-cluster"), "feature-cluster", "sam", a SAM
         checkpoint directory or hub id, or a :class:`Segmenter`.
-    aligner: "hungarian" (default), "nearest", "sam2", or an :class:`Aligner`.
+    aligner: "codebook" (default: part kinds by k-means on all the shots'
+        features, no matching; it measured ahead of matching on real photos,
+        see :mod:`defectlab.segment.aligners.codebook`), "hungarian",
+        "nearest", "sam2", or an :class:`Aligner`.
     descriptors: "full" (all seven), "vand" (patch + foreground-patch +
         class-histogram), or a list / comma-separated names.
     image_size, resize: working size and policy (see
@@ -105,8 +109,9 @@ class CompositionalDetector(PatchFeatures, Detector):
         backbone (and SAM) run.
 
     Fitted attributes: ``resizer_`` (also set by :meth:`observe` before a
-    fit), ``reference_view_`` (the reference shot's image, parts and
-    features), ``aligner_`` (fitted on it), ``normal_parses_``,
+    fit), ``normal_views_`` (each shot's image, parts and features),
+    ``reference_view_`` (the reference shot's), ``aligner_`` (fitted on
+    them), ``normal_parses_``,
     ``descriptors_`` (fitted on all normal images), ``weights_`` (the fusion
     weight of each descriptor), ``loo_scores_`` (each descriptor's raw
     leave-one-out scores of the normal images; empty with one) and
@@ -117,7 +122,7 @@ class CompositionalDetector(PatchFeatures, Detector):
         self,
         backbone: str | Backbone = DEFAULT_BACKBONE,
         segmenter: str | Segmenter = "auto",
-        aligner: str | Aligner = "hungarian",
+        aligner: str | Aligner = "codebook",
         descriptors: str | Sequence[str] = "full",
         image_size: int = 256,
         resize: str = "auto",
@@ -219,8 +224,8 @@ class CompositionalDetector(PatchFeatures, Detector):
         if not all(isinstance(x, Observation) for x in normal_images):
             self.resizer_ = None  # a new support set decides the working size afresh
         observations = self.observe(normal_images)
-        self.reference_view_ = observations[self.reference].view()
-        self.aligner_ = create_aligner(self.aligner, **(self.aligner_kwargs or {})).fit(self.reference_view_)
+        self.normal_views_ = [o.view() for o in observations]
+        self._fit_aligner()
         self.normal_parses_ = [self._parse(o)[0] for o in observations]
         make = lambda: create_descriptors(names, options)  # noqa: E731
         if len(self.normal_parses_) >= 2:
@@ -231,6 +236,11 @@ class CompositionalDetector(PatchFeatures, Detector):
         self._set_group_weights()
         self._set_threshold()
         return self
+
+    def _fit_aligner(self) -> None:
+        self.reference_view_ = self.normal_views_[self.reference]
+        aligner = create_aligner(self.aligner, **(self.aligner_kwargs or {}))
+        self.aligner_ = aligner.fit(self.reference_view_, self.normal_views_)
 
     def _check_fusion(self) -> None:
         if self.fusion not in fusion.MODES:
@@ -251,18 +261,18 @@ class CompositionalDetector(PatchFeatures, Detector):
         return fusion.combine(groups, self.fusion), groups
 
     def _state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """The normal parses and the reference's segments: descriptors and aligner refit from them
-        exactly as fit() fitted them; fusion weights and leave-one-out scores as computed."""
+        """The normal parses and segments: descriptors and aligner refit from them exactly as
+        fit() fitted them; fusion weights and leave-one-out scores as computed."""
         self._check_fitted("descriptors_", "save()")
-        arrays = {"reference/segments": self.reference_view_.segmentation.labels}
+        arrays = {}
         parses = []
-        for j, parse in enumerate(self.normal_parses_):
+        for j, (parse, view) in enumerate(zip(self.normal_parses_, self.normal_views_)):
             arrays.update({f"parse{j}/image": parse.image, f"parse{j}/features": parse.features,
-                           f"parse{j}/classes": parse.classes.labels})
+                           f"parse{j}/classes": parse.classes.labels, f"parse{j}/segments": view.segmentation.labels})
             assignment = [[int(seg), int(cls)] for seg, cls in parse.classes.assignment.items()]
             parses.append({"n_classes": parse.n_classes, "assignment": assignment, "source": parse.source})
         state = {"resizer": persist.resizer_state(self.resizer_), "parses": parses,
-                 "reference_source": self.reference_view_.segmentation.source,
+                 "segments_source": self.reference_view_.segmentation.source,
                  "weights": self.weights_, "loo_scores": self.loo_scores_}
         return state, arrays
 
@@ -273,10 +283,9 @@ class CompositionalDetector(PatchFeatures, Detector):
                   ClassMap(arrays[f"parse{j}/classes"], p["n_classes"], dict(map(tuple, p["assignment"]))), p["source"])
             for j, p in enumerate(state["parses"])
         ]
-        ref = self.normal_parses_[self.reference]
-        segments = Segmentation(arrays["reference/segments"], state["reference_source"])
-        self.reference_view_ = View(ref.image, segments, ref.features)
-        self.aligner_ = create_aligner(self.aligner, **(self.aligner_kwargs or {})).fit(self.reference_view_)
+        self.normal_views_ = [View(p.image, Segmentation(arrays[f"parse{j}/segments"], state["segments_source"]),
+                                   p.features) for j, p in enumerate(self.normal_parses_)]
+        self._fit_aligner()
         self.weights_, self.loo_scores_ = state["weights"], state["loo_scores"]
         names, options = resolve(self.descriptors), self._descriptor_options()
         self.descriptors_ = [d.fit(self.normal_parses_) for d in create_descriptors(names, options)]

@@ -12,7 +12,7 @@ The first two stages of the compositional detector
 
 # the definitions register themselves: importing them all completes the registries
 from . import feature_cluster, sam  # noqa: F401
-from .aligners import hungarian, nearest, propagator  # noqa: F401
+from .aligners import codebook, hungarian, nearest, propagator  # noqa: F401
 from .aligners.base import Aligner, ClassMap, View
 from .base import Segmentation, Segmenter
 from .factory import create_aligner, create_segmenter

@@ -11,6 +11,9 @@ Two families plug in here:
 - matchers (:mod:`.hungarian`, :mod:`.nearest`) compare the segments of the
   new image with the reference's segments by a few per-segment numbers
   (:class:`SegmentStats`);
+- codebook (:mod:`.codebook`) needs no matching: its classes are part kinds
+  learnt by k-means on every normal shot's features, so ids are shared across
+  images by construction (as in ComAD);
 - propagators (:mod:`.propagator`) carry the reference's masks into the new
   image with a video-object-segmentation model, as the reference method did
   with DeAOT; they need no segmentation of the new image, but use it when
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -110,8 +114,13 @@ class Aligner(ABC):
     name: str = "aligner"
 
     @abstractmethod
-    def fit(self, reference: View) -> "Aligner":
-        """Take the reference's parts as the classes 1..n."""
+    def fit(self, reference: View, normals: Sequence[View] = ()) -> "Aligner":
+        """Take the reference's parts as the classes 1..n.
+
+        ``normals``: all the normal shots (the reference among them), for
+        aligners that learn their classes from every shot (:mod:`.codebook`);
+        the matchers and propagators look at the reference only.
+        """
 
     @abstractmethod
     def align(self, view: View) -> ClassMap:

@@ -35,6 +35,7 @@ one. Beyond ``gate`` on both cues, a segment cannot be that part.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -117,7 +118,7 @@ class CostAligner(Aligner):
         self.cost = cost or MatchCost(**cost_kwargs)
         self.reference: SegmentStats | None = None
 
-    def fit(self, reference: View) -> "CostAligner":
+    def fit(self, reference: View, normals: Sequence[View] = ()) -> "CostAligner":
         self.reference = segment_stats(reference)
         self.cost.calibrate(self.reference)
         return self

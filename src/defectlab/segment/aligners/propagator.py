@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ class Propagator(Aligner):
         self.unreached_unknown = unreached_unknown
         self._reference: View | None = None
 
-    def fit(self, reference: View) -> "Propagator":
+    def fit(self, reference: View, normals: Sequence[View] = ()) -> "Propagator":
         self._reference = reference
         return self
 
