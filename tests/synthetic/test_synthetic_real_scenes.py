@@ -79,3 +79,20 @@ def test_writes_a_loco_layout_the_dataset_reads_deterministically(data, tmp_path
 def test_missing_photo_folder_is_named(tmp_path):
     with pytest.raises(DefectlabError, match="industrial"):
         write_benchmark(tmp_path / "nowhere", tmp_path / "out", seed=0)
+
+
+def test_rules_2_cut_normal_windows_where_the_defects_sit(data):
+    from defectlab.synthetic.real_scenes import Builder, cut
+
+    b = Builder(data, seed=0)
+    # the stand-in masks sit mid-photo: every normal window must cover the photo's centre row
+    assert np.allclose(b.defect_places["commutator"], 0.5, atol=0.02) and len(b.defect_places["commutator"]) == 3
+    src = b.sources["commutator"]["train"][0]
+    for _ in range(10):
+        rgb, _, _ = cut("commutator", src, b.rng, at=(0.5, 0.5))
+        photo = cv2.cvtColor(cv2.imread(str(src.path)), cv2.COLOR_BGR2RGB)
+        rows = [y for y in range(photo.shape[0] - rgb.shape[0] + 1) if np.array_equal(photo[y:y + rgb.shape[0]], rgb)]
+        assert rows and rows[0] <= 100 < rows[0] + rgb.shape[0]
+    assert Builder(data, seed=0, rules=1).defect_places == {}
+    with pytest.raises(DefectlabError, match="rules must be 1 or 2"):
+        Builder(data, seed=0, rules=3)
