@@ -3,8 +3,8 @@
 One command reproduces ``bench/results/compositional_real.md`` (after
 generating the benchmark, outside the repository)::
 
-    python -m defectlab.synthetic.real_scenes --out /tmp/real_loco_s2 --seed 2
-    python bench/compositional_real.py --root /tmp/real_loco_s2 --out bench/results/compositional_real.md
+    python -m defectlab.synthetic.real_scenes --out /tmp/real_loco_v2_s12 --seed 12
+    python bench/compositional_real.py --root /tmp/real_loco_v2_s12 --out bench/results/compositional_real.md
 
 Support sets follow the VAND protocol (``sample_support`` over the sorted
 train/good pool, seeds 42, 0, 1234). Every test image's features and parts

@@ -2,15 +2,15 @@
 
 One command (after generating the benchmark outside the repository)::
 
-    python -m defectlab.synthetic.real_scenes --out /tmp/real_loco_s2 --seed 2
-    python bench/compositional_real_compare.py --root /tmp/real_loco_s2 \
+    python -m defectlab.synthetic.real_scenes --out /tmp/real_loco_v2_s12 --seed 12
+    python bench/compositional_real_compare.py --root /tmp/real_loco_v2_s12 \
         --out bench/results/compositional_real_compare.md
 
 Methods, all at their library defaults on the offline default backbone
 (EfficientNet-Lite0) unless said otherwise:
 
 - ``compositional``: :class:`CompositionalDetector` (feature-cluster
-  segmenter, Hungarian alignment, all seven descriptors, default fusion);
+  segmenter, codebook alignment, all seven descriptors, default fusion);
 - ``patch-knn``: AnomalyDINO-style patch kNN; ``patch-knn-fg``: the same
   with its PCA foreground masking (``foreground="pca"``);
 - ``comad``: the ComAD-style baseline (:mod:`defectlab.detect.comad`);

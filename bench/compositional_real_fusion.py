@@ -1,7 +1,7 @@
 """Fusion rules compared offline on a dump of ``bench/compositional_real.py --dump`` (development only).
 
-    python bench/compositional_real.py --root /tmp/real_loco_s1 --dump /tmp/dev_s1.npz
-    python bench/compositional_real_fusion.py /tmp/dev_s1.npz [--root /tmp/real_loco_s1]
+    python bench/compositional_real.py --root /tmp/real_loco_v2_s11 --dump /tmp/dev_s11.npz
+    python bench/compositional_real_fusion.py /tmp/dev_s11.npz [--root /tmp/real_loco_v2_s11]
 
 The dump holds, per (shots, seed), every test image's normalised descriptor
 scores and the support shots' normalised leave-one-out scores, so each rule
