@@ -10,7 +10,7 @@ For each seed (42, 0, 1234) and layout (breakfast, pushpins, bottle of
 1, 2, 4 and 8 shots the support set is the first k of a seeded permutation
 of the pool. Both detectors run with their defaults on the offline default
 backbone (EfficientNet-Lite0), the compositional one with the offline
-feature-cluster segmenter and Hungarian alignment. Reported: image AUROC and
+feature-cluster segmenter and codebook alignment. Reported: image AUROC and
 F1-max (with its floor: the F1 of calling every image anomalous, which F1-max
 can never fall below) for logical and structural anomalies separately (each
 against all normal test scenes), per anomaly type, the per-descriptor
@@ -153,7 +153,7 @@ def render(args, rows, timings, knn_seconds, seconds) -> str:
         "pushpins admit no swap; structural: scratch, stain). Seeds "
         f"{', '.join(map(str, args.seeds))}; values are the mean over layouts per seed, then mean ± std over seeds, "
         "in %. Both detectors use their library defaults on the offline default backbone (EfficientNet-Lite0); "
-        "compositional: feature-cluster segmenter, Hungarian alignment, all seven descriptors (`full`).",
+        "compositional: feature-cluster segmenter, codebook alignment, all seven descriptors (`full`).",
         "",
         "F1-max can never fall below its floor, the F1 of flagging every image as anomalous "
         "(2p / (1 + p) for a share p of anomalous images); with more anomalies than normals "
