@@ -118,6 +118,7 @@ def test_codebook_classes_are_kinds_shared_across_images_without_matching():
     green = ({1, 2, 3} - {red, blue}).pop()
     assert area_of(classes, green) == 0
     assert classes.assignment == {1: red, 2: red, 3: blue}
+    assert classes.noun == "part kind"  # explanations say "part kind 2", not "class 2"
 
 
 def test_codebook_marks_a_surface_no_shot_showed_as_unknown():

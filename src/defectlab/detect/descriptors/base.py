@@ -130,4 +130,4 @@ def class_name(parse: Parse, cls: int) -> str:
         return "background"
     if cls == parse.unknown:
         return "unknown parts"
-    return f"class {cls}"
+    return f"{parse.classes.noun} {cls}"

@@ -50,6 +50,7 @@ class ClassMap:
     labels: np.ndarray  # (H, W) int32
     n_classes: int
     assignment: dict[int, int] = field(default_factory=dict)  # segment id -> class id
+    noun: str = "class"  # what explanations call one: "class", or "part kind" for the codebook's kinds
 
     @property
     def unknown(self) -> int:

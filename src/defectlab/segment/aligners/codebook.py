@@ -96,7 +96,7 @@ class CodebookAligner(Aligner):
         labels[cv2.resize(novel, (w, h), interpolation=cv2.INTER_NEAREST) > 0] = n + 1
         if not self.whole_image_:
             labels[view.segmentation.labels == 0] = 0
-        return ClassMap(labels, n, _majority(view.segmentation.labels, labels))
+        return ClassMap(labels, n, _majority(view.segmentation.labels, labels), noun="part kind")
 
 
 def _unit_cells(view: View) -> np.ndarray:
