@@ -65,19 +65,13 @@ def detector_kwargs(args: argparse.Namespace, model_may_be_fitted: bool = False)
     return kw
 
 
-def _default(method: str, name: str):
-    """A detector's own default for an option, so the command line cannot drift from the library."""
-    import inspect
-
-    return inspect.signature(DETECTORS.get(method)).parameters[name].default
-
-
 def add_compositional_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("compositional method (--method compositional)")
     g.add_argument("--segmenter", default="auto",
                    help=f"{', '.join(SEGMENTERS)}, or a SAM checkpoint dir / hub id (default: %(default)s: SAM when "
                         "its weights are on this machine, else the offline feature-cluster segmenter)")
-    g.add_argument("--aligner", default=_default("compositional", "aligner"), choices=list(ALIGNERS),
+    # the library's default (a constructor only stores its parameters), so the two cannot drift apart
+    g.add_argument("--aligner", default=DETECTORS.get("compositional")().aligner, choices=list(ALIGNERS),
                    help="how parts get class ids shared across images (default: %(default)s)")
     g.add_argument("--descriptors", default="full",
                    help=f"preset ({', '.join(PRESETS)}) or comma-separated names from: {', '.join(DESCRIPTORS)} "

@@ -10,8 +10,8 @@ already on this machine (Hugging Face cache), else ``feature-cluster``. A
 segmenter name that is a local directory or a hub id (``org/name``) is taken
 as a SAM checkpoint.
 
-Aligners: ``hungarian`` (default), ``nearest``, ``codebook`` (k-means part kinds, no
-matching), ``sam2`` (SAM 2 video
+Aligners: ``codebook`` (the compositional detector's default: k-means part
+kinds, no matching), ``hungarian``, ``nearest``, ``sam2`` (SAM 2 video
 propagation; ``model=`` hub id or local dir).
 """
 

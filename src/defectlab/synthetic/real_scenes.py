@@ -385,7 +385,6 @@ class Builder:
         self.rng = np.random.default_rng(seed)
         self.sources = sources(data)
         self.walls = self.sources["plate"]
-        self.rules = rules
         # rules 2: where the defects of each windowed product sit, as fractions of their photos
         self.defect_places = {cls: _defect_places(self.sources[cls]["defect"]) for cls in WINDOWED} if rules >= 2 else {}
 

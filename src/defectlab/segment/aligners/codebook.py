@@ -114,9 +114,8 @@ def _cell_foreground(view: View) -> np.ndarray:
 
 def _majority(segments: np.ndarray, classes: np.ndarray) -> dict[int, int]:
     """segment id -> the class most of its pixels took (what explanations and saved models record)."""
-    out = {}
-    for seg in range(1, int(segments.max(initial=0)) + 1):
-        hit = classes[segments == seg]
-        if hit.size:
-            out[seg] = int(np.bincount(hit).argmax())
-    return out
+    n_seg, width = int(segments.max(initial=0)), int(classes.max(initial=0)) + 1
+    # one pass over the pixels: counts[segment, class]
+    pairs = segments.ravel().astype(np.int64) * width + classes.ravel()
+    counts = np.bincount(pairs, minlength=(n_seg + 1) * width).reshape(n_seg + 1, width)
+    return {seg: int(counts[seg].argmax()) for seg in range(1, n_seg + 1) if counts[seg].any()}
