@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from ...backbones.knn import kmeans, normalise
+from ...data.checks import positive_int
 from ...errors import ConfigError, NotFittedError
 from ..base import coverage
 from ..registry import ALIGNERS
@@ -60,9 +61,7 @@ class CodebookAligner(Aligner):
     name = "codebook"
 
     def __init__(self, n_kinds: int = 5, seed: int = 0):
-        if int(n_kinds) < 1:
-            raise ConfigError(f"n_kinds must be a positive integer, got {n_kinds!r}")
-        self.n_kinds = int(n_kinds)
+        self.n_kinds = positive_int("n_kinds", n_kinds)
         self.seed = seed
         self.centres_: np.ndarray | None = None
 
