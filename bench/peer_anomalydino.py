@@ -39,22 +39,29 @@ def image_paths(shots: int, n_test: int) -> tuple[list[Path], list[Path]]:
     return paths[:shots], paths[shots : shots + n_test]
 
 
-def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto") -> dict:
+def random_dinov2() -> str:
+    """The directory of a DINOv2-S/14-sized model with random weights (seed 0), saved once with save_pretrained."""
     import torch
     from transformers import Dinov2Config, Dinov2Model
 
-    from defectlab.data import load_image
-    from defectlab.detect import PatchKNNDetector
-
-    torch.set_num_threads(threads)
     if not (DINO_DIR / "config.json").is_file():
         torch.manual_seed(0)
         config = Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
                               patch_size=14, image_size=518)
         Dinov2Model(config).save_pretrained(DINO_DIR)
+    return str(DINO_DIR)
+
+
+def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto", precision: str = "auto") -> dict:
+    import torch
+
+    from defectlab.data import load_image
+    from defectlab.detect import PatchKNNDetector
+
+    torch.set_num_threads(threads)
     normal, test = image_paths(shots, n_test)
     normal, test = [load_image(p) for p in normal], [load_image(p) for p in test]
-    det = PatchKNNDetector(str(DINO_DIR), image_size=252, resize=resize, progress=False)
+    det = PatchKNNDetector(random_dinov2(), image_size=252, resize=resize, precision=precision, progress=False)
     start = time.perf_counter()
     det.fit(normal)
     fit_s = time.perf_counter() - start
@@ -64,8 +71,8 @@ def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto") -
     return {"images_per_s": len(test) / (time.perf_counter() - start), "fit_s": fit_s}
 
 
-def run_anomalib(shots: int, n_test: int, threads: int, resize: str = "") -> dict:
-    """``resize`` is defectlab's option: anomalib's pre-processing always squashes to 252 x 252."""
+def run_anomalib(shots: int, n_test: int, threads: int, resize: str = "", precision: str = "") -> dict:
+    """``resize`` and ``precision`` are defectlab's options: anomalib squashes to 252 x 252 and computes in fp32."""
     import torch
     from anomalib.models.image.anomaly_dino import torch_model
     from PIL import Image
@@ -108,11 +115,13 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=24)
     ap.add_argument("--resize", default="auto",
                     help="defectlab's resize (default: %(default)s, its default; 'squash': 252 x 252 as anomalib)")
+    ap.add_argument("--precision", default="auto",
+                    help="defectlab's precision (default: %(default)s, its default; 'fp32': as anomalib)")
     ap.add_argument("--side", choices=("defectlab", "anomalib"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
         run = run_defectlab if args.side == "defectlab" else run_anomalib
-        print(json.dumps(run(args.shots, args.images, args.threads, args.resize)))
+        print(json.dumps(run(args.shots, args.images, args.threads, args.resize, args.precision)))
         return
     sides = {"defectlab": sys.executable}
     if args.anomalib_python:
@@ -121,11 +130,13 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, python in sides.items():
             out = subprocess.run([python, __file__, "--side", name, "--threads", str(args.threads),
-                                  "--shots", str(args.shots), "--images", str(args.images), "--resize", args.resize],
+                                  "--shots", str(args.shots), "--images", str(args.images), "--resize", args.resize,
+                                  "--precision", args.precision],
                                  check=True, capture_output=True, text=True).stdout
             results[name].append(json.loads(out.strip().splitlines()[-1]))
     print(f"{args.shots} shots, {args.images} Magnetic Tile test images, 252 px, random DINOv2-S/14, "
-          f"{args.threads} threads, {args.rounds} alternating rounds")
+          f"{args.threads} threads, {args.rounds} alternating rounds, defectlab resize {args.resize} "
+          f"precision {args.precision}")
     medians = {}
     for name, runs in results.items():
         rates = [r["images_per_s"] for r in runs]

@@ -58,3 +58,12 @@ def test_export_refuses_a_compositional_model(folders, tmp_path):
                 "--segmenter", "feature-cluster", "--image-size", "96"]) == 0
     with pytest.raises(ConfigError, match="not 'patch-knn'"):
         run(["export", str(model), "--out", str(tmp_path / "box.onnx")])
+
+
+def test_export_of_a_bf16_model_says_its_scores_differ(folders, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    _, normal = folders
+    model = tmp_path / "bf16"
+    assert run(["fit", "--normal", str(normal), "--out", str(model), "--image-size", "96", "--precision", "bf16"]) == 0
+    assert run(["export", str(model), "--out", str(tmp_path / "bf16.onnx")]) == 0
+    assert "fit with --precision fp32 for exact parity" in capsys.readouterr().out

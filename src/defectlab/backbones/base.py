@@ -76,13 +76,24 @@ class Backbone(torch.nn.Module):
         images: list[np.ndarray] | np.ndarray,
         size: tuple[int, int],
         layers: tuple[str, ...] | None = None,
+        precision: str = "fp32",
     ) -> FeatureMaps:
-        """Feature maps for uint8 RGB images resized to ``size`` (H, W)."""
+        """Feature maps for uint8 RGB images resized to ``size`` (H, W).
+
+        ``precision``: "fp32", or "bf16" to run the forward under bfloat16
+        autocast (see :data:`PRECISIONS`); the maps then come back as bfloat16
+        tensors, which callers cast.
+        """
         layers = tuple(layers or self.default_layers)
         unknown = [name for name in layers if name not in self.layers]
         if unknown:
             raise ConfigError(f"layers: backbone {self.name!r} has no layer(s) {unknown}; choose from {list(self.layers)}")
-        return self.forward_layers(self.to_tensor(images, size), layers)
+        check_precision(precision)
+        x = self.to_tensor(images, size)
+        if precision == "bf16":
+            with torch.autocast(x.device.type, dtype=torch.bfloat16):
+                return self.forward_layers(x, layers)
+        return self.forward_layers(x, layers)
 
 
 def round_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
@@ -111,6 +122,18 @@ def patch_features(fmaps: FeatureMaps, stride: int | None = None, pool: int = 1)
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
+# The backbone forward's arithmetic. fp32 is the default everywhere: bf16 is about 2.2x
+# faster for a DINOv2-S forward on a CPU with native bf16 (1.1-1.4x for EfficientNet-Lite0)
+# but cost EfficientNet-Lite0 0.77 image-AUROC points on battery_weld, past the 0.5 allowed
+# (bench/results/detect_precision.md), and the ONNX export computes in fp32, which a
+# bf16 model then no longer matches exactly.
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from .base import Backbone, FeatureMaps, patch_features, resolve_device, round_size
+from .base import Backbone, FeatureMaps, check_precision, patch_features, resolve_device, round_size
 from .factory import cached_backbone
 from .registry import DEFAULT_BACKBONE
 from .resize import Resizer
@@ -37,6 +37,8 @@ class PatchEmbedder:
     stride: output stride in input pixels; ``None`` is the finest of ``layers``.
     batch_size: images per backbone forward.
     device: "auto" (CUDA when present), "cpu", "cuda", ...
+    precision: "fp32" or "bf16", the forward's arithmetic (see
+        :data:`~defectlab.backbones.base.PRECISIONS`); features are float32 either way.
     """
 
     def __init__(
@@ -47,17 +49,20 @@ class PatchEmbedder:
         stride: int | None = None,
         batch_size: int = 8,
         device: str = "auto",
+        precision: str = "fp32",
     ):
         if pool < 1:
             raise ConfigError(f"pool must be a positive integer, got {pool!r}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_precision(precision)
         self.backbone = backbone
         self.layers = tuple(layers) if layers else None
         self.pool = pool
         self.stride = stride
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
         self._model: Backbone | None = None
 
     @property
@@ -102,7 +107,7 @@ class PatchEmbedder:
         for size, idx in groups.items():
             for start in range(0, len(idx), self.batch_size):
                 chunk = idx[start : start + self.batch_size]
-                fmaps = self.model.extract([images[i] for i in chunk], size, wanted)
+                fmaps = self.model.extract([images[i] for i in chunk], size, wanted, self.precision)
                 own = FeatureMaps({k: fmaps.maps[k] for k in layers}, {k: fmaps.strides[k] for k in layers},
                                   fmaps.input_size)
                 feats = patch_features(own, stride=self.stride, pool=self.pool).float()

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..backbones import DEFAULT_BACKBONE
+from ..backbones.base import PRECISIONS
 from ..backbones.resize import POLICIES
 from ..click import seg_detector  # noqa: F401  (registers the adclick-seg method in DETECTORS)
 from ..detect import DETECTORS
@@ -29,6 +30,9 @@ def add_detector_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", nargs="+", default=None,
                    help="backbone layers to concatenate (default: the backbone's; efficientnet-lite0: stage3 stage5)")
     p.add_argument("--device", type=arguments.device, default="auto", help="where the backbone runs: auto (CUDA if present), cpu, cuda")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="the backbone forward's arithmetic (default: %(default)s); bf16 is faster on CPUs with "
+                        "native bf16, moves scores slightly, and an ONNX export no longer matches it exactly")
     p.add_argument("--augment", default="none", choices=("none", "rotate", "rotate-flip"),
                    help="add rotated/flipped normal images to the memory bank (patch-knn)")
     add_compositional_arguments(p)
@@ -59,7 +63,8 @@ def detector_kwargs(args: argparse.Namespace, model_may_be_fitted: bool = False)
         return {"model": str(model)}
     if getattr(args, "model", None) is not None and not model_may_be_fitted:
         raise ConfigError(f"--model is for --method adclick-seg (a seg-train checkpoint), not --method {args.method}")
-    kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment, device=args.device, layers=args.layers)
+    kw = dict(backbone=args.backbone, resize=args.resize, augment=args.augment, device=args.device, layers=args.layers,
+              precision=args.precision)
     if args.image_size is not None:
         kw["image_size"] = args.image_size
     return kw
@@ -102,7 +107,7 @@ def compositional_kwargs(args: argparse.Namespace) -> dict:
         descriptors=args.descriptors,
         reference=args.reference,
     )
-    for name in ("resize", "device"):
+    for name in ("resize", "device", "precision"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     if getattr(args, "image_size", None) is not None:

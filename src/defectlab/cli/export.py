@@ -26,6 +26,9 @@ def run_export(args: argparse.Namespace) -> int:
     detector = load_detector(args.model, method="patch-knn", progress=False)
     written = export_onnx(detector, args.out)
     print(f"exported {args.model} to {written}")
+    if detector.precision == "bf16":
+        print("note: this model's backbone runs in bf16 and the ONNX graph in fp32, so their scores differ by "
+              "bf16 rounding; fit with --precision fp32 for exact parity")
     if args.check is not None:
         diff = check_export(detector, written, list_images(args.check))
         print(f"check on {diff['images']} images from {args.check}: largest score difference "

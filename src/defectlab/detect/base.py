@@ -181,10 +181,11 @@ def _same(a, b) -> bool:
 
 
 class PatchFeatures:
-    """Mixin of detectors with ``backbone``, ``layers``, ``pool``, ``batch_size`` and ``device`` parameters."""
+    """Mixin of detectors with ``backbone``, ``layers``, ``pool``, ``batch_size``, ``device`` and ``precision`` parameters."""
 
     @property
     def embedder_(self) -> PatchEmbedder:
         """The feature pipeline, built (weights loaded) on first use and kept across fits."""
         return self._part("embedder", PatchEmbedder, self.backbone, self.layers, self.pool,  # type: ignore[attr-defined]
-                          batch_size=self.batch_size, device=self.device)  # type: ignore[attr-defined]
+                          batch_size=self.batch_size, device=self.device,  # type: ignore[attr-defined]
+                          precision=self.precision)  # type: ignore[attr-defined]

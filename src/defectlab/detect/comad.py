@@ -49,7 +49,7 @@ class ComADDetector(PatchFeatures, Detector):
     """
     Parameters
     ----------
-    backbone, image_size, resize, layers, pool, batch_size, device: as for patch kNN.
+    backbone, image_size, resize, layers, pool, batch_size, device, precision: as for patch kNN.
     n_components: k of k-means (5: about the number of part kinds in a LOCO category).
     top_percent: worst share of patches averaged by the patch score.
     seed: k-means seed.
@@ -64,7 +64,7 @@ class ComADDetector(PatchFeatures, Detector):
     def __init__(self, backbone: str | Backbone = DEFAULT_BACKBONE, image_size: int = 256, resize: str = "auto",
                  layers: Sequence[str] | None = None, pool: int = 3, n_components: int = 5,
                  top_percent: float = 2.0, seed: int = 0, sigma: float = 4.0, batch_size: int = 8,
-                 device: str = "auto", progress: bool = True):
+                 device: str = "auto", precision: str = "fp32", progress: bool = True):
         self.backbone = backbone
         self.image_size = image_size
         self.resize = resize
@@ -76,6 +76,7 @@ class ComADDetector(PatchFeatures, Detector):
         self.sigma = sigma
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
         self.progress = progress
 
     def _features(self, images: list[np.ndarray]) -> list[np.ndarray]:

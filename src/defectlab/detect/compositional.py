@@ -107,6 +107,7 @@ class CompositionalDetector(PatchFeatures, Detector):
     descriptor_options: ``{descriptor name: constructor arguments}``.
     device: "auto" (CUDA when available), "cpu", "cuda", ...: where the
         backbone (and SAM) run.
+    precision: "fp32" or "bf16", the backbone's arithmetic (as for patch kNN).
 
     Fitted attributes: ``resizer_`` (also set by :meth:`observe` before a
     fit), ``normal_views_`` (each shot's image, parts and features),
@@ -137,6 +138,7 @@ class CompositionalDetector(PatchFeatures, Detector):
         descriptor_options: dict[str, dict] | None = None,
         batch_size: int = 8,
         device: str = "auto",
+        precision: str = "fp32",
         progress: bool = True,
     ):
         self.backbone = backbone
@@ -156,6 +158,7 @@ class CompositionalDetector(PatchFeatures, Detector):
         self.descriptor_options = descriptor_options
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
         self.progress = progress
 
     @property
