@@ -10,9 +10,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
 from .base import Backbone, FeatureMaps
 from .loading import from_pretrained
+from .onednn import OneDNNLinear, use_onednn_linears
 from .registry import BACKBONES
 
 HUB_IDS = {
@@ -42,7 +44,7 @@ class DINOv2(Backbone):
             from transformers import Dinov2WithRegistersModel as Model
         else:
             from transformers import Dinov2Model as Model
-        self.model = from_pretrained(Model, model_id).eval().requires_grad_(False)
+        self.model = _fast_cpu_linears(from_pretrained(Model, model_id).eval().requires_grad_(False))
         self.name = name or str(model_id)
         self.size_multiple = config.patch_size
         self.num_prefix_tokens = 1 + getattr(config, "num_register_tokens", 0)
@@ -68,6 +70,17 @@ class DINOv2(Backbone):
             strides={name: self.size_multiple for name in layers},
             input_size=(x.shape[-2], x.shape[-1]),
         )
+
+
+def _fast_cpu_linears(model: torch.nn.Module) -> torch.nn.Module:
+    """Linear layers through oneDNN (faster where MKL is slow, see backbones.onednn), each MLP's GELU folded into its first."""
+    from transformers.activations import GELUActivation
+
+    for mlp in model.modules():
+        act, fc1 = getattr(mlp, "activation_fn", None), getattr(mlp, "fc1", None)
+        if type(act) is GELUActivation and act.act is F.gelu and type(fc1) is torch.nn.Linear:
+            mlp.fc1, mlp.activation_fn = OneDNNLinear(fc1, activation="gelu"), torch.nn.Identity()
+    return use_onednn_linears(model)
 
 
 for _short, _hub_id in HUB_IDS.items():

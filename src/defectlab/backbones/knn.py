@@ -3,9 +3,10 @@
 Cosine distance = 1 - inner product of unit vectors. An exact flat index is
 the right tool at few-shot scale (a few hundred thousand patches at most):
 approximate indexes would add error and tuning for no gain. On the CPU faiss
-does the search; when the backbone runs on a GPU the bank stays there and a
-chunked matrix product does it, which avoids a device round trip and is an
-order of magnitude faster than CPU faiss at these sizes.
+does the search (the nearest row alone goes through oneDNN, faster); when the
+backbone runs on a GPU the bank stays there and a chunked matrix product does
+it, which avoids a device round trip and is an order of magnitude faster than
+CPU faiss at these sizes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from . import onednn
 
 
 def normalise(features: np.ndarray) -> np.ndarray:
@@ -81,6 +83,9 @@ class CosineIndex:
         if self.use_faiss:
             self.index = faiss.IndexFlatIP(self.bank.shape[1])
             self.index.add(self.bank)
+            # The nearest row alone (every detector's score) through oneDNN: the same exact
+            # search, about 1.9x faster than faiss's flat scan on this project's CPU (backbones.onednn).
+            self.onednn = backend == "auto" and onednn.available()
         else:
             self.gpu_bank = torch.from_numpy(self.bank).to(self.device)
 
@@ -100,6 +105,8 @@ class CosineIndex:
 
     def distance(self, queries: np.ndarray) -> np.ndarray:
         """Cosine distance of every query to its nearest bank entry, (M,)."""
+        if self.use_faiss and self.onednn:
+            return 1.0 - onednn.max_inner_products(torch.from_numpy(normalise(queries)), torch.from_numpy(self.bank)).numpy()
         return self.search(queries, 1)[0][:, 0]
 
     def distance_outside(self, queries: np.ndarray, start: int, stop: int) -> np.ndarray:

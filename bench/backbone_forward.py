@@ -1,0 +1,70 @@
+"""The DINOv2-S forward alone: transformers' own layers vs defectlab's oneDNN linears, fp32 and bf16.
+
+    python bench/backbone_forward.py [--threads 1] [--rounds 5]
+
+The same random DINOv2-S/14-sized model as bench/peer_anomalydino.py, one
+image per forward at 252 x 252 (anomalib's input) and 252 x 322 (defectlab's
+common-scale size for the Magnetic Tile photos), variants interleaved within
+each round so that they meet the same machine load; medians over rounds of
+three forwards. "transformers": ``Dinov2Model`` as loaded (its fp32 linear
+layers go to MKL); "defectlab fp32": the backbone defectlab builds
+(``create_backbone``: linear layers through oneDNN, GELU folded into the
+layer before it); "defectlab bf16": the same under bf16 autocast
+(``precision="bf16"``, not the default). Also the largest feature difference
+from transformers' output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from peer_anomalydino import random_dinov2
+from transformers import Dinov2Model
+
+from defectlab.backbones import create_backbone
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    path = random_dinov2()
+    plain, ours = Dinov2Model.from_pretrained(path).eval(), create_backbone(path)
+    variants = {
+        "transformers fp32": lambda x: plain(pixel_values=x).last_hidden_state[:, 1:],
+        "defectlab fp32": lambda x: ours.model(pixel_values=x).last_hidden_state[:, 1:],
+    }
+
+    def bf16(x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return ours.model(pixel_values=x).last_hidden_state[:, 1:].float()
+
+    variants["defectlab bf16"] = bf16
+    print(f"random DINOv2-S/14, {args.threads} thread(s), {args.rounds} rounds, median ms per forward")
+    print("| input | " + " | ".join(variants) + " | largest difference from transformers (fp32 / bf16) |")
+    print("|---|" + "---|" * (len(variants) + 1))
+    with torch.inference_mode():
+        for size in ((252, 252), (252, 322)):
+            x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+            ref = variants["transformers fp32"](x)
+            diffs = [float((variants[k](x) - ref).abs().max()) for k in ("defectlab fp32", "defectlab bf16")]
+            times: dict[str, list[float]] = {k: [] for k in variants}
+            for _ in range(args.rounds):
+                for name, run in variants.items():
+                    start = time.perf_counter()
+                    for _ in range(3):
+                        run(x)
+                    times[name].append(1000 * (time.perf_counter() - start) / 3)
+            base = statistics.median(times["transformers fp32"])
+            cells = [f"{statistics.median(t):.0f} ({base / statistics.median(t):.2f}x)" for t in times.values()]
+            print(f"| {size[0]} x {size[1]} | " + " | ".join(cells) + f" | {diffs[0]:.1e} / {diffs[1]:.1e} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
