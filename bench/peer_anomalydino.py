@@ -52,7 +52,7 @@ def random_dinov2() -> str:
     return str(DINO_DIR)
 
 
-def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto", precision: str = "auto") -> dict:
+def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto", precision: str = "fp32") -> dict:
     import torch
 
     from defectlab.data import load_image
@@ -115,8 +115,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=24)
     ap.add_argument("--resize", default="auto",
                     help="defectlab's resize (default: %(default)s, its default; 'squash': 252 x 252 as anomalib)")
-    ap.add_argument("--precision", default="auto",
-                    help="defectlab's precision (default: %(default)s, its default; 'fp32': as anomalib)")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                    help="defectlab's precision (default: %(default)s, its default and anomalib's)")
     ap.add_argument("--side", choices=("defectlab", "anomalib"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
