@@ -1,6 +1,6 @@
 """The DINOv2-S forward alone: transformers' own layers vs defectlab's oneDNN linears, fp32 and bf16.
 
-    python bench/backbone_forward.py [--threads 1] [--rounds 5]
+    python bench/backbone_forward.py [--threads 1] [--rounds 5] [--sam]
 
 The same random DINOv2-S/14-sized model as bench/peer_anomalydino.py, one
 image per forward at 252 x 252 (anomalib's input) and 252 x 322 (defectlab's
@@ -12,6 +12,11 @@ layers go to MKL); "defectlab fp32": the backbone defectlab builds
 layer before it); "defectlab bf16": the same under bf16 autocast
 (``precision="bf16"``, not the default). Also the largest feature difference
 from transformers' output.
+
+``--sam``: also SAM's image encoder at SAM ViT-B's size (transformers' default
+``SamConfig``, random weights, 1024 x 1024, the compositional segmenter's
+per-image cost), as loaded vs with defectlab's oneDNN linears (what
+``SamPredictor`` loads), two rounds.
 """
 
 from __future__ import annotations
@@ -21,16 +26,17 @@ import statistics
 import time
 
 import torch
-from peer_anomalydino import random_dinov2
 from transformers import Dinov2Model
 
 from defectlab.backbones import create_backbone
+from peer_anomalydino import random_dinov2
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--sam", action="store_true", help="also time SAM ViT-B's image encoder (about a minute)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     path = random_dinov2()
@@ -64,6 +70,33 @@ def main() -> None:
             cells = [f"{statistics.median(t):.0f} ({base / statistics.median(t):.2f}x)" for t in times.values()]
             print(f"| {size[0]} x {size[1]} | " + " | ".join(cells) + f" | {diffs[0]:.1e} / {diffs[1]:.1e} |",
                   flush=True)
+    if args.sam:
+        sam_encoder()
+
+
+def sam_encoder(rounds: int = 2) -> None:
+    import copy
+
+    from transformers import SamConfig, SamModel
+
+    from defectlab.backbones.onednn import use_onednn_linears
+
+    torch.manual_seed(0)
+    plain = SamModel(SamConfig()).eval().vision_encoder
+    ours = use_onednn_linears(copy.deepcopy(plain))
+    x = torch.randn(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(0))
+    times: dict[str, list[float]] = {"transformers": [], "defectlab": []}
+    with torch.inference_mode():
+        ours(x)  # warm-up
+        for _ in range(rounds):
+            for name, model in (("transformers", plain), ("defectlab", ours)):
+                start = time.perf_counter()
+                model(x)
+                times[name].append(time.perf_counter() - start)
+    a, b = statistics.median(times["transformers"]), statistics.median(times["defectlab"])
+    print(f"SAM ViT-B-size image encoder, 1024 x 1024: transformers {a:.1f} s, defectlab {b:.1f} s ({a / b:.2f}x) "
+          "(equality with transformers: tests/segment/test_segment_sam.py; SAM's initialisation leaves this random "
+          "encoder's output near zero, so it is not compared here)")
 
 
 if __name__ == "__main__":

@@ -97,3 +97,24 @@ def test_an_empty_mask_is_never_kept_even_with_min_area_zero(tiny_sam):
     masks[2, 4:8, 4:8] = True
     kept = seg._filter(masks, torch.tensor([0.9, 0.8, 0.7]))
     assert len(kept) == 1 and kept[0].sum() == 16
+
+
+def test_image_encoding_runs_through_onednn_and_equals_transformers(tiny_sam, tmp_path):
+    from defectlab.backbones.onednn import OneDNNLinear
+
+    # SAM's own initialisation leaves a random encoder's output near 1e-20; O(1) weights make the comparison mean something
+    plain = transformers.SamModel.from_pretrained(str(tiny_sam)).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in plain.parameters():
+            param.copy_(0.3 * torch.randn(param.shape, generator=generator))
+    plain.save_pretrained(tmp_path)
+    transformers.SamProcessor.from_pretrained(str(tiny_sam)).save_pretrained(tmp_path)
+    predictor = SamPredictor(str(tmp_path), device="cpu").load()
+    assert any(isinstance(m, OneDNNLinear) for m in predictor._sam.modules())
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        ours = predictor._sam.vision_encoder(x).last_hidden_state
+        theirs = plain.vision_encoder(x).last_hidden_state
+    assert theirs.abs().max() > 0.1
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)

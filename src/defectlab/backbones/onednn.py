@@ -57,8 +57,17 @@ class OneDNNLinear(torch.nn.Module):
                 and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu")
                 and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and available())
 
+    # nn.Linear's attributes, which model code sometimes reads
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
+
     def extra_repr(self) -> str:
-        return (f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, "
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, activation={self.activation}")
 
 

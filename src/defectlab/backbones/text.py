@@ -24,6 +24,7 @@ import torch
 from ..errors import ConfigError, ModelNotFoundError
 from ..registry import Registry
 from .loading import explained_import, from_pretrained
+from .onednn import use_onednn_linears
 
 TEXT_ENCODERS: Registry[TextEncoder] = Registry("text encoder")
 
@@ -106,7 +107,7 @@ class CLIPTextEncoder(TextEncoder):
     def __init__(self, model_id: str | os.PathLike, tokenizer_id: str | os.PathLike | None = None):
         from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
-        self.model = from_pretrained(CLIPTextModelWithProjection, model_id).eval()
+        self.model = use_onednn_linears(from_pretrained(CLIPTextModelWithProjection, model_id).eval())
         self.tokenizer = from_pretrained(AutoTokenizer, tokenizer_id or model_id)
         self.name = f"clip:{model_id}"
         self.dim = int(self.model.config.projection_dim)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..backbones.loading import from_pretrained
+from ..backbones.onednn import use_onednn_linears
 from ..data.checks import image_list
 from ..data.io import load_image
 from ..errors import ConfigError
@@ -80,7 +81,7 @@ class WinCLIPDetector(Detector):
     def _load(self):
         from transformers import AutoTokenizer, CLIPModel
 
-        clip = from_pretrained(CLIPModel, self.model).eval().to(self.device)
+        clip = use_onednn_linears(from_pretrained(CLIPModel, self.model).eval().to(self.device))  # backbones.onednn
         tok = from_pretrained(AutoTokenizer, self.model)
         return clip, tok
 
