@@ -12,6 +12,8 @@ device or dtype (bf16 autocast) and tracing (ONNX export), ``F.linear`` runs.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 
@@ -23,8 +25,17 @@ def _pointwise():
         return None
 
 
+@lru_cache(maxsize=1)
 def available() -> bool:
-    return _pointwise() is not None
+    """Whether the oneDNN linear op exists here and runs (tried once on a tiny product)."""
+    op = _pointwise()
+    if op is None:
+        return False
+    try:
+        op(torch.ones(2, 3), torch.ones(4, 3), None, "none", [], "")
+    except RuntimeError:  # present but not for this CPU
+        return False
+    return True
 
 
 ACTIVATIONS = {"none": lambda x: x, "gelu": F.gelu}  # gelu: the exact (erf) form, as oneDNN's
