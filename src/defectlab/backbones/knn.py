@@ -122,7 +122,5 @@ class CosineIndex:
         bank = torch.from_numpy(self.bank) if self.use_faiss else self.gpu_bank
         parts = [p for p in (bank[:start], bank[stop:]) if len(p)]
         q = torch.from_numpy(normalise(queries)).to(bank.device)
-        # Queries in chunks keep the similarity block near 64 MB whatever the bank size.
-        rows = max(1, (1 << 24) // len(bank))
-        best = [torch.stack([(chunk @ p.T).amax(1) for p in parts]).amax(0) for chunk in q.split(rows)]
-        return 1.0 - torch.cat(best).cpu().numpy()
+        best = torch.stack([onednn.max_inner_products(q, p) for p in parts]).amax(0)
+        return 1.0 - best.cpu().numpy()

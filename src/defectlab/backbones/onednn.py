@@ -93,8 +93,12 @@ def use_onednn_linears(module: torch.nn.Module) -> torch.nn.Module:
 
 @torch.inference_mode()
 def max_inner_products(queries: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """(M,) largest inner product of each fp32 query (M, D) with ``rows`` (N, D): the exact nearest-row search."""
+    """(M,) largest inner product of each query (M, D) with ``rows`` (N, D): the exact nearest-row search.
+
+    fp32 CPU tensors go through oneDNN; any other (a GPU bank) through ``F.linear``.
+    """
     # Queries in chunks keep the similarity block near 64 MB whatever the bank size.
     chunk = max(1, (1 << 24) // len(rows))
-    product = linear if available() else F.linear
+    cpu = rows.device.type == "cpu" and rows.dtype == torch.float32
+    product = linear if cpu and available() else F.linear
     return torch.cat([product(part, rows).amax(1) for part in queries.split(chunk)])
