@@ -70,19 +70,23 @@ def test_gelu_folded_into_the_layer_matches_torch():
     torch.testing.assert_close(fast(x), F.gelu(dense(x)))  # the fallback (gradients on) applies it too
 
 
-def test_dinov2_features_equal_torchs_own_layers(tmp_path):
+@pytest.mark.parametrize("registers", [False, True])
+def test_dinov2_features_equal_torchs_own_layers(tmp_path, registers):
     transformers = pytest.importorskip("transformers")
     from defectlab.backbones import create_backbone
 
     torch.manual_seed(0)
-    config = transformers.Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, patch_size=14,
-                                       image_size=56)
-    plain = transformers.Dinov2Model(config).eval()
+    kw = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, patch_size=14, image_size=56)
+    if registers:
+        plain = transformers.Dinov2WithRegistersModel(transformers.Dinov2WithRegistersConfig(num_register_tokens=4, **kw))
+    else:
+        plain = transformers.Dinov2Model(transformers.Dinov2Config(**kw))
+    plain.eval()
     plain.save_pretrained(tmp_path)
     backbone = create_backbone(str(tmp_path))
     assert any(isinstance(m, onednn.OneDNNLinear) and m.activation == "gelu" for m in backbone.modules())
     x = torch.randn(1, 3, 56, 70)
     with torch.inference_mode():
         ours = backbone.forward_layers(x, ("block2",)).maps["block2"]
-        theirs = plain(pixel_values=x).last_hidden_state[:, 1:].transpose(1, 2).reshape(ours.shape)
+        theirs = plain(pixel_values=x).last_hidden_state[:, 1 + 4 * registers :].transpose(1, 2).reshape(ours.shape)
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
