@@ -10,7 +10,7 @@ Accuracy: patch kNN, 8 shots, VAND support draws (seeds 42, 0, 1234), test
 sets evenly subsampled to --max-test images, image AUROC over all types, the
 protocol of bench/detect_accuracy.py; loss = fp32 minus bf16 on the same
 support and test images. Fidelity: cosine between each patch's bf16 and fp32
-features. Speed: the forward alone, one image at the products' resized size,
+features. Speed: the embedding pipeline (resize, forward, pooling), one image at the products' resized size,
 median over repeats.
 
 Rule, fixed before any accuracy figure was seen (2026-12-02 03:21 UTC): the
