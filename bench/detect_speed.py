@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,10 +43,10 @@ def images(n: int) -> list[np.ndarray]:
 
 
 class Timed:
-    """Wraps ``owner.name`` (a bound method) to add up the seconds spent in it."""
+    """Wraps ``owner.name`` (a bound method) to add up the seconds spent in it, over all threads."""
 
     def __init__(self, owner, name: str):
-        self.inner, self.seconds = getattr(owner, name), 0.0
+        self.inner, self.seconds, self.lock = getattr(owner, name), 0.0, threading.Lock()
         setattr(owner, name, self)
 
     def __call__(self, *args, **kwargs):
@@ -53,7 +54,8 @@ class Timed:
         try:
             return self.inner(*args, **kwargs)
         finally:
-            self.seconds += time.perf_counter() - start
+            with self.lock:
+                self.seconds += time.perf_counter() - start
 
 
 def main() -> None:
@@ -79,6 +81,8 @@ def main() -> None:
     det = PatchKNNDetector(args.backbone, image_size=args.image_size, progress=False, **options).fit(normal)
     det.predict(test[:2])  # warm-up: first calls allocate
     forward, knn = Timed(det.embedder_.model, "forward_layers"), Timed(det.index_, "distance")
+    # with several workers (detect.parallel) each one's time counts: the shares are of workers x wall time
+    workers = det._predict_workers(len(test))
     rates, outside, search = [], [], []
     for _ in range(args.repeats):
         forward.seconds = knn.seconds = 0.0
@@ -86,11 +90,11 @@ def main() -> None:
         det.predict(test)
         total = time.perf_counter() - start
         rates.append(len(test) / total)
-        outside.append(1 - forward.seconds / total)
-        search.append(knn.seconds / total)
+        outside.append(1 - forward.seconds / (workers * total))
+        search.append(knn.seconds / (workers * total))
     print(f"backbone {args.backbone}, {args.shots} shots, {len(test)} images, resize {det.resizer_.policy} "
           f"{args.image_size}, coreset {det.coreset:g} ({len(det.index_)} bank rows), "
-          f"torch threads {torch.get_num_threads()}")
+          f"torch threads {torch.get_num_threads()}, {workers} image(s) at a time")
     print(f"images/s (median of {args.repeats}): {statistics.median(rates):.1f}  "
           f"[min {min(rates):.1f}, max {max(rates):.1f}]")
     print(f"share of time outside the backbone forward pass (median): {100 * statistics.median(outside):.1f} %, "

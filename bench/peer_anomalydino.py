@@ -15,8 +15,9 @@ load; the report gives each side's median images/s over the rounds.
 defectlab: ``PatchKNNDetector(DIR, image_size=252).fit(normal)`` then
 ``predict(test)``, defaults otherwise. anomalib: ``AnomalyDINOModel`` (its
 defaults: no masking, no coreset) fed by its own pre-processing (Resize
-252x252 bicubic with antialiasing, ImageNet Normalize), one image per forward,
-in eval mode; Lightning's loop is left out, which only favours anomalib.
+252x252 bicubic with antialiasing, ImageNet Normalize), one image per forward
+or, with --anomalib-batch B, B images per forward (as its DataLoader would feed
+them), in eval mode; Lightning's loop is left out, which only favours anomalib.
 Without --anomalib-python only defectlab is measured.
 """
 
@@ -52,7 +53,9 @@ def random_dinov2() -> str:
     return str(DINO_DIR)
 
 
-def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto", precision: str = "fp32") -> dict:
+def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto", precision: str = "fp32",
+                  batch: int = 1) -> dict:
+    """``batch`` is anomalib's option: defectlab's ``predict`` takes the whole list."""
     import torch
 
     from defectlab.data import load_image
@@ -71,7 +74,7 @@ def run_defectlab(shots: int, n_test: int, threads: int, resize: str = "auto", p
     return {"images_per_s": len(test) / (time.perf_counter() - start), "fit_s": fit_s}
 
 
-def run_anomalib(shots: int, n_test: int, threads: int, resize: str = "", precision: str = "") -> dict:
+def run_anomalib(shots: int, n_test: int, threads: int, resize: str = "", precision: str = "", batch: int = 1) -> dict:
     """``resize`` and ``precision`` are defectlab's options: anomalib squashes to 252 x 252 and computes in fp32."""
     import torch
     from anomalib.models.image.anomaly_dino import torch_model
@@ -98,11 +101,10 @@ def run_anomalib(shots: int, n_test: int, threads: int, resize: str = "", precis
     fit_s = time.perf_counter() - start
     model.eval()
     with torch.inference_mode():
-        for image in test[:2]:
-            model(transform(image)[None])
+        model(torch.stack([transform(image) for image in test[:batch]]))
         start = time.perf_counter()
-        for image in test:
-            model(transform(image)[None])
+        for first in range(0, len(test), batch):
+            model(torch.stack([transform(image) for image in test[first : first + batch]]))
     return {"images_per_s": len(test) / (time.perf_counter() - start), "fit_s": fit_s}
 
 
@@ -117,11 +119,13 @@ def main() -> None:
                     help="defectlab's resize (default: %(default)s, its default; 'squash': 252 x 252 as anomalib)")
     ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
                     help="defectlab's precision (default: %(default)s, its default and anomalib's)")
+    ap.add_argument("--anomalib-batch", type=int, default=1,
+                    help="images per anomalib forward (default: %(default)s; its DataLoader batches)")
     ap.add_argument("--side", choices=("defectlab", "anomalib"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
         run = run_defectlab if args.side == "defectlab" else run_anomalib
-        print(json.dumps(run(args.shots, args.images, args.threads, args.resize, args.precision)))
+        print(json.dumps(run(args.shots, args.images, args.threads, args.resize, args.precision, args.anomalib_batch)))
         return
     sides = {"defectlab": sys.executable}
     if args.anomalib_python:
@@ -131,12 +135,12 @@ def main() -> None:
         for name, python in sides.items():
             out = subprocess.run([python, __file__, "--side", name, "--threads", str(args.threads),
                                   "--shots", str(args.shots), "--images", str(args.images), "--resize", args.resize,
-                                  "--precision", args.precision],
+                                  "--precision", args.precision, "--anomalib-batch", str(args.anomalib_batch)],
                                  check=True, capture_output=True, text=True).stdout
             results[name].append(json.loads(out.strip().splitlines()[-1]))
     print(f"{args.shots} shots, {args.images} Magnetic Tile test images, 252 px, random DINOv2-S/14, "
           f"{args.threads} threads, {args.rounds} alternating rounds, defectlab resize {args.resize} "
-          f"precision {args.precision}")
+          f"precision {args.precision}, anomalib batch {args.anomalib_batch}")
     medians = {}
     for name, runs in results.items():
         rates = [r["images_per_s"] for r in runs]

@@ -34,7 +34,7 @@ from ..data.checks import image_list
 from ..data.io import load_image
 from ..errors import ConfigError, NotFittedError
 from ..registry import Registry
-from . import persist
+from . import parallel, persist
 from .threshold import false_alarm_threshold
 
 DETECTORS: Registry["Detector"] = Registry("detection method")
@@ -69,11 +69,22 @@ class Detector(ABC):
     _fitted_attribute: ClassVar[str] = "threshold_"
 
     def predict(self, images: Sequence) -> list[Prediction]:
-        """One :class:`Prediction` per image (a progress bar from four images on)."""
+        """One :class:`Prediction` per image (a progress bar from four images on).
+
+        Methods that allow it score several images at once on the CPU, one
+        image per torch thread (:mod:`.parallel`).
+        """
         self._check_fitted(self._fitted_attribute)
         images = image_list("images", images)
-        bar = tqdm(images, desc="scoring", unit="img", disable=not getattr(self, "progress", False) or len(images) < 4)
-        return [self._predict_image(load_image(item), source_name(item)) for item in bar]
+        workers = self._predict_workers(len(images))
+        with tqdm(total=len(images), desc="scoring", unit="img",
+                  disable=not getattr(self, "progress", False) or len(images) < 4) as bar:
+            return parallel.map_in_order(lambda item: self._predict_image(load_image(item), source_name(item)),
+                                         images, workers, done=bar.update)
+
+    def _predict_workers(self, n_images: int) -> int:
+        """How many images ``_predict_image`` may score at once; methods whose scoring is thread-safe say more."""
+        return 1
 
     def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
         """The prediction for one loaded RGB uint8 image; methods that score one image at a time define it."""

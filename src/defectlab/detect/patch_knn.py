@@ -21,7 +21,7 @@ from ..backbones.resize import Resizer
 from ..data.checks import image_list, positive_int
 from ..data.io import load_image
 from ..errors import ConfigError
-from . import persist
+from . import parallel, persist
 from .base import DETECTORS, Detector, PatchFeatures, Prediction
 
 AUGMENTATIONS = ("none", "rotate", "rotate-flip")
@@ -184,6 +184,13 @@ class PatchKNNDetector(PatchFeatures, Detector):
         if self.foreground_axis_ is not None:
             dist = np.where(self._fg_mask(feat), dist, 0.0)
         return dist.reshape(feat.shape[:2])
+
+    def _predict_workers(self, n_images: int) -> int:
+        # A GPU keeps one stream of work; on the CPU embedding and search are read-only, so thread-safe once
+        # the backbone is loaded (here, not by two workers at once after load_detector).
+        if self.index_.device.type != "cpu" or self.embedder_.model is None:
+            return 1
+        return parallel.workers_for(n_images)
 
     def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
         dist = self.patch_distances(image)
