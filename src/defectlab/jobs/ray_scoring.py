@@ -12,9 +12,10 @@ driver iterates the results and commits them as parquet parts
 the maps. Ray Data's backpressure keeps the blocks in flight bounded, so the
 memory of every process stays flat whatever the input size.
 
-Each actor scores one image at a time with ``predict([image])``, exactly as
-plain ``detect`` does, so the scores are the same as the single-process
-path's. An image that cannot be read (or that the detector refuses with a
+Each actor scores one image at a time with ``predict([image])`` on its
+``worker_threads``; at one thread (the default) that is what plain
+``detect`` computes for each image of a chunk (:mod:`defectlab.detect.parallel`),
+so the scores are the same as the single-process path's. An image that cannot be read (or that the detector refuses with a
 ``DefectlabError``) becomes a row with its error; any other exception is a
 bug and stops the job.
 
