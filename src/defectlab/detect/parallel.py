@@ -2,8 +2,9 @@
 
 A few-shot detector's forward pass on one image is too small to keep two or
 more cores busy: torch's intra-op threads wait on each other at every layer
-(on a 2-core machine a same-size DINOv2-S ran 13-25 % more images per second
-as two one-thread workers than as one two-thread forward; bench/peer_anomalydino.py).
+(on a 2-core machine a same-size DINOv2-S ran 17 % more images per second
+as two one-thread workers than as one two-thread forward; EfficientNet-Lite0,
+whose convolutions thread well, tied: bench/results/peer_anomalydino.md, detect_speed.md).
 So ``predict`` on several images hands them to as many workers as torch has
 threads and runs each image's operations on one thread. torch releases the
 GIL inside its operations, so Python threads are enough; results are those of
@@ -22,8 +23,8 @@ import torch
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Images per predict() call for callers that walk a folder: enough to keep every worker busy, few enough
-# that a folder is never loaded at once.
+# Images per predict() call for callers that walk a folder: enough to keep every worker busy, few
+# enough that a call's decoded images and maps stay a small, bounded amount of memory.
 PREDICT_CHUNK = 32
 
 # torch's thread count is one setting for the whole process: two predicts in
