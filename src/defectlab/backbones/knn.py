@@ -36,11 +36,14 @@ def greedy_coreset(bank: np.ndarray, size: int) -> np.ndarray:
     unit = torch.from_numpy(normalise(bank))
     size = max(1, min(int(size), len(unit)))
     chosen = torch.zeros(size, dtype=torch.long)
+    # Each step reads the whole bank once; row @ (D, N) streams it about 3x faster than (N, D) @ row
+    # (2.4 vs 7.7 ms for 61,440 x 152 here), which made this loop most of a 60-image fit.
+    columns = unit.T.contiguous()
     # 1 - cosine similarity is half the squared distance between unit rows: the same order
-    nearest = 1.0 - unit @ unit[0]
+    nearest = 1.0 - unit[0] @ columns
     for i in range(1, size):
         chosen[i] = int(torch.argmax(nearest))
-        nearest = torch.minimum(nearest, 1.0 - unit @ unit[chosen[i]])
+        nearest = torch.minimum(nearest, 1.0 - unit[chosen[i]] @ columns)
     return chosen.numpy()
 
 
