@@ -24,8 +24,19 @@ Rules, fixed before any figure was seen:
    false-alarm share stays at or below 10 % on every product and both shot
    counts, the one that flags more defective images (pooled); if neither
    does, the old rule stays.
+3. Leave-one-out against the coreset (seventh session, written 06:35 UTC on
+   2 December 2026, before any figure of it): leave-one-out scores taken
+   against the coreset rows the other shots gave it replace those against the
+   whole bank iff, on ``--coresets 1 0.1 --threads 2 --tag loo-coreset``
+   compared with detect_threshold.md as it stood (whole bank): (a) for the
+   t bound 5 % rule, the worst normal-flagged share over products and both
+   shot counts is no higher than before (12.2 %), and (b) the pooled share of
+   defective images flagged at the default that rule 2 then selects falls by
+   at most 5 points from before (51.5 %). Otherwise leave-one-out goes back
+   to the whole bank.
 
-Writes bench/results/detect_speedups.md and bench/results/detect_threshold.md.
+Writes bench/results/detect_speedups.md and bench/results/detect_threshold.md
+(with ``--tag T``: detect_speedups_T.md and detect_threshold_T.md).
 """
 
 from __future__ import annotations
@@ -103,6 +114,7 @@ def main() -> None:
     ap.add_argument("--coresets", nargs="+", type=float, default=[1.0, 0.25, 0.1, 0.05, 0.02, 0.01])
     ap.add_argument("--max-test", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tag", default="", help="suffix of the result files (default: none, the main ones)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -125,7 +137,7 @@ def main() -> None:
 
     lines = ["# Patch kNN speed-ups: image AUROC on the five shared products (8 shots)", "",
              f"`python bench/detect_accuracy.py --coresets {' '.join(map(str, args.coresets))} "
-             f"--max-test {args.max_test} --threads {args.threads}`; EfficientNet-Lite0 defaults, seeds "
+             f"--max-test {args.max_test} --threads {args.threads}{' --tag ' + args.tag if args.tag else ''}`; EfficientNet-Lite0 defaults, seeds "
              f"{SEEDS}, test sets evenly subsampled to at most {args.max_test} images. Image AUROC (all types) "
              "in %, mean ± std over seeds; loss = exact minus coreset, paired on the same support and test images.",
              "", "Rule (fixed before the figures): the default is the smallest coreset share whose loss is at "
@@ -137,7 +149,7 @@ def main() -> None:
                  + ("" if c == exact else f" ({-loss[p[0], c]:+.2f})") for c in args.coresets]
         lines.append(f"| {p[0]} | " + " | ".join(cells) + " |")
     lines += ["", f"Qualifying shares: {qualifying or 'none'}; default: coreset {default:g}.", ""]
-    (RESULTS / "detect_speedups.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"detect_speedups{'_' + args.tag if args.tag else ''}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
     sixteen = {}
@@ -173,7 +185,7 @@ def main() -> None:
              + ", ".join(f"{r} {100 * np.mean(v):.1f}" for r, v in pooled.items()),
              f"Within 10 % false alarms everywhere: {', '.join(r for r, ok in fa_ok.items() if ok) or 'none'}; "
              f"default: {chosen}.", "", f"Run time {time.perf_counter() - start:.0f} s."]
-    (RESULTS / "detect_threshold.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"detect_threshold{'_' + args.tag if args.tag else ''}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -53,8 +53,9 @@ class PatchKNNDetector(PatchFeatures, Detector):
         ``MIN_CORESET_ROWS`` rows; 1.0 keeps every normal patch (exact). The
         default 0.1 lost at most 0.42 image-AUROC points on any of five real
         products at 8 shots and cut the search tenfold
-        (bench/results/detect_speedups.md). Leave-one-out scores and the
-        threshold always use the whole bank.
+        (bench/results/detect_speedups.md). Leave-one-out scores (and so the
+        threshold) search each normal image against the coreset rows of the
+        others, as a new image is searched against the coreset.
     device: "auto" (CUDA when available), "cpu", "cuda", ...: where the backbone runs.
     precision: "fp32" or "bf16", the backbone forward's arithmetic. bf16 is
         faster on hardware that multiplies it natively (a DINOv2-S forward about
@@ -133,24 +134,31 @@ class PatchKNNDetector(PatchFeatures, Detector):
         self.foreground_axis_ = _foreground_axis(feats) if self.foreground == "pca" else None
         if self.foreground_axis_ is not None:
             rows = [r[self._fg_mask(f)] for r, f in zip(rows, feats)]
-        self.index_ = CosineIndex(np.concatenate(rows), device=self.embedder_.model.device)
-        # Each image's rows (all its views) lie together in the bank: leave-one-out
-        # searches an image's patches against the rows outside its own range.
+        whole = CosineIndex(np.concatenate(rows), device=self.embedder_.model.device)
+        size = max(round(self.coreset * len(whole)), MIN_CORESET_ROWS)
+        keep = np.sort(greedy_coreset(whole.bank, size)) if size < len(whole) else np.arange(len(whole))
+        self.index_ = (CosineIndex(whole.bank[keep], device=whole.device, normalised=True)
+                       if len(keep) < len(whole) else whole)
+        # Leave-one-out: each image against the coreset rows the other images gave it, which is what a
+        # new normal image meets (the whole bank would score the shots closer than test normals).
+        # Each image's rows (all its views) lie together in the bank, so its coreset rows do too.
         views = len(bank_images) // len(images)
         ends = np.cumsum([len(r) for r in rows])[views - 1 :: views]
         starts = np.concatenate([[0], ends[:-1]])
         self.normal_scores_ = [
-            top_percent_mean(self._patch_map(feat, self.index_.distance_outside(_flat(feat), start, end)),
+            top_percent_mean(self._patch_map(feat, self._distance_to_others(feat, whole, keep, start, end)),
                              self.top_percent)
             for feat, start, end in zip(feats[::views], starts, ends)
         ] if len(images) > 1 else []
-        bank = self.index_.bank
-        size = max(round(self.coreset * len(bank)), MIN_CORESET_ROWS)
-        if size < len(bank):
-            keep = np.sort(greedy_coreset(bank, size))
-            self.index_ = CosineIndex(bank[keep], device=self.index_.device, normalised=True)
         self._set_threshold()
         return self
+
+    def _distance_to_others(self, feat: np.ndarray, whole: CosineIndex, keep: np.ndarray,
+                            start: int, end: int) -> np.ndarray:
+        first, stop = np.searchsorted(keep, [start, end])
+        if first <= 0 and stop >= len(keep):  # every coreset row is this image's (near-duplicate shots)
+            return whole.distance_outside(_flat(feat), start, end)
+        return self.index_.distance_outside(_flat(feat), int(first), int(stop))
 
     def normal_scores(self) -> list[float]:
         self._check_fitted("index_", "normal_scores()")
