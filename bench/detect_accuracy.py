@@ -27,7 +27,7 @@ Rules, fixed before any figure was seen:
 3. Leave-one-out against the coreset (seventh session, written 06:35 UTC on
    2 December 2026, before any figure of it): leave-one-out scores taken
    against the coreset rows the other shots gave it replace those against the
-   whole bank iff, on ``--coresets 1 0.1 --threads 2 --tag loo-coreset``
+   whole bank iff, on ``--coresets 1 0.1 --max-test 120 --threads 2 --tag loo-coreset``
    compared with detect_threshold.md as it stood (whole bank): (a) for the
    t bound 5 % rule, the worst normal-flagged share over products and both
    shot counts is no higher than before (12.2 %), and (b) the pooled share of
