@@ -14,6 +14,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 import torch
+from tqdm.auto import trange
 
 from ..errors import ConfigError
 from . import onednn
@@ -25,7 +26,7 @@ def normalise(features: np.ndarray) -> np.ndarray:
     return features / np.maximum(norms, 1e-8)
 
 
-def greedy_coreset(bank: np.ndarray, size: int) -> np.ndarray:
+def greedy_coreset(bank: np.ndarray, size: int, progress: bool = False) -> np.ndarray:
     """Indices of ``size`` rows chosen by greedy k-centre (PatchCore's coreset), first row first.
 
     Each step adds the row farthest from those chosen, so every row left out
@@ -41,7 +42,8 @@ def greedy_coreset(bank: np.ndarray, size: int) -> np.ndarray:
     columns = unit.T.contiguous()
     # 1 - cosine similarity is half the squared distance between unit rows: the same order
     nearest = 1.0 - unit[0] @ columns
-    for i in range(1, size):
+    # each step is a pass over the bank: on a whole folder of normals this is the slow part of fit
+    for i in trange(1, size, desc="coreset", unit="row", disable=not progress or size < 1000, leave=False):
         chosen[i] = int(torch.argmax(nearest))
         nearest = torch.minimum(nearest, 1.0 - unit[chosen[i]] @ columns)
     return chosen.numpy()

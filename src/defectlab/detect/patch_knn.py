@@ -136,7 +136,8 @@ class PatchKNNDetector(PatchFeatures, Detector):
             rows = [r[self._fg_mask(f)] for r, f in zip(rows, feats)]
         whole = CosineIndex(np.concatenate(rows), device=self.embedder_.model.device)
         size = max(round(self.coreset * len(whole)), MIN_CORESET_ROWS)
-        keep = np.sort(greedy_coreset(whole.bank, size)) if size < len(whole) else np.arange(len(whole))
+        keep = (np.sort(greedy_coreset(whole.bank, size, progress=self.progress)) if size < len(whole)
+                else np.arange(len(whole)))
         self.index_ = (CosineIndex(whole.bank[keep], device=whole.device, normalised=True)
                        if len(keep) < len(whole) else whole)
         # Leave-one-out: each image against the coreset rows the other images gave it, which is what a
@@ -148,7 +149,8 @@ class PatchKNNDetector(PatchFeatures, Detector):
         self.normal_scores_ = [
             top_percent_mean(self._patch_map(feat, self._distance_to_others(feat, whole, keep, start, end)),
                              self.top_percent)
-            for feat, start, end in zip(feats[::views], starts, ends)
+            for feat, start, end in tqdm(list(zip(feats[::views], starts, ends)), desc="leave-one-out", unit="img",
+                                         disable=not self.progress or len(images) < 32, leave=False)
         ] if len(images) > 1 else []
         self._set_threshold()
         return self
