@@ -1,8 +1,8 @@
 """CPU throughput of ``detect`` (patch kNN) and where the time goes.
 
 Reports images per second for scoring and the share of time spent outside
-the backbone's forward pass (resizing, pooling, kNN search, map upsampling
-and smoothing) and in the kNN search alone, each as the median over
+the backbone's forward pass, and within it the kNN search, the resize, the
+pooling and the map upsampling and smoothing, each as the median over
 repeated runs; with ``--onnx`` also the exported model's images per second
 (ONNX Runtime, same threads).
 
@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from defectlab.backbones import embedder
 from defectlab.data import list_images, load_image
-from defectlab.detect import OnnxDetector
+from defectlab.detect import OnnxDetector, patch_knn
 from defectlab.detect.onnx_export import export_onnx
 from defectlab.detect.patch_knn import PatchKNNDetector
 from defectlab.synthetic.surfaces import surface
@@ -81,24 +82,32 @@ def main() -> None:
     det = PatchKNNDetector(args.backbone, image_size=args.image_size, progress=False, **options).fit(normal)
     det.predict(test[:2])  # warm-up: first calls allocate
     forward, knn = Timed(det.embedder_.model, "forward_layers"), Timed(det.index_, "distance")
+    stages = {"resize": Timed(det.embedder_.model, "to_tensor"), "pooling": Timed(embedder, "patch_features"),
+              "map upsampling and smoothing": Timed(patch_knn, "upsample_map")}
     # with several workers (detect.parallel) each one's time counts: the shares are of workers x wall time
     workers = det._predict_workers(len(test))
     rates, outside, search = [], [], []
+    shares: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(args.repeats):
         forward.seconds = knn.seconds = 0.0
+        for timer in stages.values():
+            timer.seconds = 0.0
         start = time.perf_counter()
         det.predict(test)
         total = time.perf_counter() - start
         rates.append(len(test) / total)
         outside.append(1 - forward.seconds / (workers * total))
         search.append(knn.seconds / (workers * total))
+        for name, timer in stages.items():
+            shares[name].append(timer.seconds / (workers * total))
     print(f"backbone {args.backbone}, {args.shots} shots, {len(test)} images, resize {det.resizer_.policy} "
           f"{args.image_size}, coreset {det.coreset:g} ({len(det.index_)} bank rows), "
           f"torch threads {torch.get_num_threads()}, {workers} image(s) at a time")
     print(f"images/s (median of {args.repeats}): {statistics.median(rates):.1f}  "
           f"[min {min(rates):.1f}, max {max(rates):.1f}]")
     print(f"share of time outside the backbone forward pass (median): {100 * statistics.median(outside):.1f} %, "
-          f"of which kNN search {100 * statistics.median(search):.1f} %")
+          f"of which kNN search {100 * statistics.median(search):.1f} %, "
+          + ", ".join(f"{name} {100 * statistics.median(v):.1f} %" for name, v in shares.items()))
     if args.onnx:
         with tempfile.TemporaryDirectory() as tmp:
             exported = OnnxDetector(export_onnx(det, Path(tmp) / "m.onnx"), threads=torch.get_num_threads(),
