@@ -2,9 +2,10 @@
 
 A few-shot detector's forward pass on one image is too small to keep two or
 more cores busy: torch's intra-op threads wait on each other at every layer
-(on a 2-core machine a same-size DINOv2-S ran 17 % more images per second
-as two one-thread workers than as one two-thread forward; EfficientNet-Lite0,
-whose convolutions thread well, tied: bench/results/peer_anomalydino.md, detect_speed.md).
+(on a 2-core machine, two one-thread workers scored 17 % more images per
+second than one two-thread forward with a same-size DINOv2-S, and about 48 %
+more with EfficientNet-Lite0 on Magnetic Tile: bench/results/peer_anomalydino.md,
+detect_speed.md).
 So ``predict`` on several images hands them to as many workers as torch has
 threads and runs each image's operations on one thread. torch releases the
 GIL inside its operations, so Python threads are enough; results are those of
