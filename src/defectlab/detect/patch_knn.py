@@ -197,9 +197,10 @@ class PatchKNNDetector(PatchFeatures, Detector):
 
     def _predict_workers(self, n_images: int) -> int:
         # A GPU keeps one stream of work; on the CPU embedding and search are read-only, so thread-safe once
-        # the backbone is loaded (here, not by two workers at once after load_detector).
-        if self.index_.device.type != "cpu" or self.embedder_.model is None:
+        # the backbone is loaded: here, not by two workers at once (it loads lazily after load_detector).
+        if self.index_.device.type != "cpu":
             return 1
+        self.embedder_.model  # noqa: B018 - the property loads the weights
         return parallel.workers_for(n_images)
 
     def _predict_image(self, image: np.ndarray, source: str) -> Prediction:
