@@ -60,3 +60,13 @@ def test_patch_knn_scores_side_by_side_as_one_thread_does(two_threads):
     for a, b in zip(together, alone):
         assert a.score == b.score
         np.testing.assert_array_equal(a.anomaly_map, b.anomaly_map)
+
+
+def test_folder_walkers_chunk_only_for_detectors_that_score_side_by_side(two_threads):
+    from defectlab.detect import CompositionalDetector
+
+    det = PatchKNNDetector(image_size=96, progress=False).fit([surface(np.random.default_rng(4), 96)] * 2)
+    assert parallel.chunk_size(det) == parallel.PREDICT_CHUNK
+    assert parallel.chunk_size(CompositionalDetector()) == 1  # one image per call keeps its bar moving
+    torch.set_num_threads(1)
+    assert parallel.chunk_size(det) == 1

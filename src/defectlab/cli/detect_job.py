@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..data.io import atomic_write, list_images, load_images, save_png_atomic, write_text_atomic
 from ..data.names import output_names, path_text
-from ..detect import PREDICT_CHUNK, create_detector, load_detector
+from ..detect import chunk_size, create_detector, load_detector
 from ..detect.html_report import ReportRow, html_report
 from ..detect.visualize import drawable, side_by_side
 from ..errors import DataError
@@ -70,8 +70,9 @@ def detect_folder(
     start = time.perf_counter()
     with tqdm(total=len(image_paths), desc="scoring", unit="img") as bar:
         # a chunk per call lets the detector score its images side by side (detect.parallel)
-        for first in range(0, len(image_paths), PREDICT_CHUNK):
-            chunk = image_paths[first : first + PREDICT_CHUNK]
+        size = chunk_size(detector)
+        for first in range(0, len(image_paths), size):
+            chunk = image_paths[first : first + size]
             arrays, kept = load_images(chunk, on_error=on_error)
             if arrays:
                 results += zip(map(Path, kept), arrays, detector.predict(arrays))

@@ -12,9 +12,9 @@ from .base import DETECTORS, Detector, Prediction, clone, create_detector
 from .compositional import CompositionalDetector
 from .load import load_detector
 from .onnx_runtime import OnnxDetector
-from .parallel import PREDICT_CHUNK
+from .parallel import PREDICT_CHUNK, chunk_size
 from .patch_knn import PatchKNNDetector
 
 __all__ = ["DETECTORS", "Detector", "NotFittedError", "Prediction", "clone", "create_detector",
            "PatchKNNDetector", "CompositionalDetector", "OnnxDetector", "load_detector",
-           "PREDICT_CHUNK"]
+           "PREDICT_CHUNK", "chunk_size"]

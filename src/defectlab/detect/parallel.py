@@ -28,6 +28,16 @@ R = TypeVar("R")
 # enough that a call's decoded images and maps stay a small, bounded amount of memory.
 PREDICT_CHUNK = 32
 
+
+def chunk_size(detector) -> int:
+    """Images per ``predict`` call for a caller walking a folder with its own progress bar.
+
+    :data:`PREDICT_CHUNK` for a detector that scores images side by side; one for the others, whose
+    bar would otherwise stand still for a whole chunk of slow images and gain nothing.
+    """
+    workers = getattr(detector, "_predict_workers", lambda n: 1)(PREDICT_CHUNK)
+    return PREDICT_CHUNK if workers > 1 else 1
+
 # torch's thread count is one setting for the whole process: two predicts in
 # different threads must not interleave their set/restore.
 _lock = threading.Lock()

@@ -21,7 +21,7 @@ from ..data import load_gt_mask, load_gt_masks_separate, sample_support
 from ..data.checks import int_in_range, positive_int
 from ..data.sample import Sample
 from ..data.sampling import SEED_RANGE, evenly_spaced
-from ..detect import PREDICT_CHUNK, Detector, Prediction, clone
+from ..detect import Detector, Prediction, chunk_size, clone
 from ..errors import ConfigError, DataError
 from .grouping import anomaly_groups
 
@@ -49,8 +49,9 @@ def evaluate_run(
     predictions = []
     with tqdm(total=len(test), desc="  test images", unit="img", leave=False, disable=not progress) as bar:
         # a few images per call let the detector score them side by side (detect.parallel)
-        for first in range(0, len(test), PREDICT_CHUNK):
-            chunk = test[first : first + PREDICT_CHUNK]
+        size = chunk_size(detector)
+        for first in range(0, len(test), size):
+            chunk = test[first : first + size]
             predictions += detector.predict([sample.image_path for sample in chunk])
             bar.update(len(chunk))
     return score_predictions(test, predictions, pixel=pixel, defects_config=defects_config), predictions
