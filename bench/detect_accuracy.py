@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="", help="suffix of the result files (default: none, the main ones)")
     args = ap.parse_args()
+    suffix = f"_{args.tag}" if args.tag else ""
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     products = [p for p in PRODUCTS if p[2].is_dir()]
@@ -149,7 +150,7 @@ def main() -> None:
                  + ("" if c == exact else f" ({-loss[p[0], c]:+.2f})") for c in args.coresets]
         lines.append(f"| {p[0]} | " + " | ".join(cells) + " |")
     lines += ["", f"Qualifying shares: {qualifying or 'none'}; default: coreset {default:g}.", ""]
-    (RESULTS / f"detect_speedups{'_' + args.tag if args.tag else ''}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"detect_speedups{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
     sixteen = {}
@@ -185,7 +186,7 @@ def main() -> None:
              + ", ".join(f"{r} {100 * np.mean(v):.1f}" for r, v in pooled.items()),
              f"Within 10 % false alarms everywhere: {', '.join(r for r, ok in fa_ok.items() if ok) or 'none'}; "
              f"default: {chosen}.", "", f"Run time {time.perf_counter() - start:.0f} s."]
-    (RESULTS / f"detect_threshold{'_' + args.tag if args.tag else ''}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"detect_threshold{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -26,6 +26,7 @@ import torch
 from defectlab.backbones import knn
 from defectlab.data import list_images
 from defectlab.detect import patch_knn
+from detect_speed import Timed
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -34,23 +35,6 @@ def normal_paths(product: str, n: int) -> list[Path]:
     if product == "magnetic_tile":
         return list_images(SHARED / "magnetic_tile" / "MT_Free" / "Imgs", exclude="*.png")[:n]
     return list_images(SHARED / "industrial" / product / "train" / "good")[:n]
-
-
-class Stopwatch:
-    """Adds up the seconds spent in ``owner.name`` (a function or method), over all calls."""
-
-    def __init__(self, owner, name: str):
-        self.owner, self.name, self.inner, self.seconds = owner, name, getattr(owner, name), 0.0
-        watch = self
-
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return watch.inner(*args, **kwargs)
-            finally:
-                watch.seconds += time.perf_counter() - start
-
-        setattr(owner, name, timed)
 
 
 def main() -> None:
@@ -63,12 +47,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     paths = normal_paths(args.product, args.normals)
-    coreset = Stopwatch(patch_knn, "greedy_coreset")
-    loo = Stopwatch(knn.CosineIndex, "distance_outside")
+    coreset = Timed(patch_knn, "greedy_coreset")
+    loo = Timed(knn.CosineIndex, "distance_outside")
     totals, forwards, cores, loos = [], [], [], []
     for _ in range(args.repeats):
         det = patch_knn.PatchKNNDetector(progress=False)
-        forward = Stopwatch(det.embedder_.model, "forward_layers")
+        forward = Timed(det.embedder_.model, "forward_layers")
         coreset.seconds = loo.seconds = 0.0
         start = time.perf_counter()
         det.fit(paths)

@@ -38,6 +38,7 @@ def chunk_size(detector) -> int:
     workers = getattr(detector, "_predict_workers", lambda n: 1)(PREDICT_CHUNK)
     return PREDICT_CHUNK if workers > 1 else 1
 
+
 # torch's thread count is one setting for the whole process: two predicts in
 # different threads must not interleave their set/restore.
 _lock = threading.Lock()

@@ -136,10 +136,11 @@ class PatchKNNDetector(PatchFeatures, Detector):
             rows = [r[self._fg_mask(f)] for r, f in zip(rows, feats)]
         whole = CosineIndex(np.concatenate(rows), device=self.embedder_.model.device)
         size = max(round(self.coreset * len(whole)), MIN_CORESET_ROWS)
-        keep = (np.sort(greedy_coreset(whole.bank, size, progress=self.progress)) if size < len(whole)
-                else np.arange(len(whole)))
-        self.index_ = (CosineIndex(whole.bank[keep], device=whole.device, normalised=True)
-                       if len(keep) < len(whole) else whole)
+        if size < len(whole):
+            keep = np.sort(greedy_coreset(whole.bank, size, progress=self.progress))
+            self.index_ = CosineIndex(whole.bank[keep], device=whole.device, normalised=True)
+        else:
+            keep, self.index_ = np.arange(len(whole)), whole
         # Leave-one-out: each image against the coreset rows the other images gave it, which is what a
         # new normal image meets (the whole bank would score the shots closer than test normals).
         # Each image's rows (all its views) lie together in the bank, so its coreset rows do too.

@@ -14,10 +14,11 @@ memory of every process stays flat whatever the input size.
 
 Each actor scores one image at a time with ``predict([image])`` on its
 ``worker_threads``; at one thread (the default) that is what plain
-``detect`` computes for each image of a chunk (:mod:`defectlab.detect.parallel`),
-so the scores are the same as the single-process path's. An image that cannot be read (or that the detector refuses with a
-``DefectlabError``) becomes a row with its error; any other exception is a
-bug and stops the job.
+``detect`` computes for each image of a chunk
+(:mod:`defectlab.detect.parallel`), so the scores are the same as the
+single-process path's. An image that cannot be read (or that the detector
+refuses with a ``DefectlabError``) becomes a row with its error; any other
+exception is a bug and stops the job.
 
 Without an address, a local Ray is started for the job and stopped after it:
 on 127.0.0.1 only, no dashboard, ``workers * worker_threads`` CPUs. With one
