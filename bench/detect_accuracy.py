@@ -34,6 +34,12 @@ Rules, fixed before any figure was seen:
    defective images flagged at the default that rule 2 then selects falls by
    at most 5 points from before (51.5 %). Otherwise leave-one-out goes back
    to the whole bank.
+4. uint8 resize (eighth session, written 12:36 UTC on 2 December 2026,
+   before any figure of it): ``Backbone.to_tensor`` resizing the uint8
+   photo instead of its float copy (the same antialiased bilinear filter,
+   output rounded to 1/255) stays iff, on ``--coresets 1 0.1 --max-test 120
+   --threads 2 --tag resize-u8``, no product's mean image AUROC at coreset 0.1
+   and 8 shots is more than 0.5 points below detect_speedups_loo-coreset.md's.
 
 Writes bench/results/detect_speedups.md and bench/results/detect_threshold.md
 (with ``--tag T``: detect_speedups_T.md and detect_threshold_T.md).

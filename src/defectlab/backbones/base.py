@@ -61,14 +61,15 @@ class Backbone(torch.nn.Module):
             raise ConfigError(f"backbone {self.name!r} was given no images; pass at least one HxWx3 uint8 array")
         batch = []
         for img in images:
-            t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
-            if tuple(t.shape[1:]) != size:
-                t = F.interpolate(t[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
-            batch.append(t)
-        x = torch.stack(batch)
+            t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None]
+            if tuple(t.shape[2:]) != size:
+                # Resized as uint8: torch's channels-last uint8 kernel is about 3x faster than the float one
+                # and differs from it only by the rounding of its output to 1/255.
+                t = F.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=True)
+            batch.append(t[0])
         mean = torch.tensor(self.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.std).view(1, 3, 1, 1)
-        return ((x - mean) / std).to(self.device)
+        return torch.stack(batch).float().div_(255.0).sub_(mean).div_(std).to(self.device)
 
     @torch.inference_mode()
     def extract(
