@@ -32,6 +32,28 @@ def test_detect_writes_scores_overlays_and_summary(demo_root, tmp_path, capsys):
     assert "flagged" in capsys.readouterr().out
 
 
+def test_detect_draws_from_maps_it_reads_back_and_leaves_only_its_outputs(demo_root, tmp_path):
+    """Scoring puts each map on disk and the outputs are drawn from it afterwards (memory stays flat):
+    the saved map is the detector's, and the scratch copies are gone when the run ends."""
+    from defectlab.data import list_images, load_image
+    from defectlab.detect import create_detector
+
+    images = tmp_path / "images"
+    rng = np.random.default_rng(6)
+    for i in range(3):
+        save_png_atomic(images / f"{i}.png", surface(rng, 96))
+    normal = demo_root / "train" / "good"
+    for out, extra in ((tmp_path / "plain", []), (tmp_path / "maps", ["--save-maps"])):
+        assert main(["detect", "--normal", str(normal), "--images", str(images), "--out", str(out),
+                     "--image-size", "96", *extra]) == 0
+        expected = {"overlays", "scores.csv", "summary.png", "report.html", "summary.md"} | ({"maps"} if extra else set())
+        assert {p.name for p in out.iterdir()} == expected
+        assert len(list((out / "overlays").iterdir())) == 3
+    detector = create_detector("patch-knn", image_size=96).fit([load_image(p) for p in list_images(normal)])
+    np.testing.assert_allclose(np.load(tmp_path / "maps" / "maps" / "1.npy"),
+                               detector.predict([load_image(images / "1.png")])[0].anomaly_map, rtol=1e-5, atol=1e-6)
+
+
 def test_detect_names_an_unreadable_file_and_can_skip_it(demo_root, tmp_path, capsys):
     images = tmp_path / "images"
     images.mkdir()

@@ -25,7 +25,8 @@ def rows() -> list[ReportRow]:
 def test_page_is_self_contained_and_escapes_names():
     page = html_report(rows(), vmin=0.0, vmax=0.4, threshold=0.25, title="defectlab detect")
     assert page.count("<tr>") == 4  # header + 3 images
-    assert page.count('src="data:image/png;base64,') == 3 * 2 + 1  # thumbnail + heat map each, and the colour bar
+    assert page.count('src="data:image/jpeg;base64,') == 3 * 2  # thumbnail + heat map each
+    assert page.count('src="data:image/png;base64,') == 1  # the colour bar
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched from elsewhere
     assert "part_0&lt;&amp;&gt;.png" in page and "<&>" not in page
     assert "threshold 0.2500" in page and 'class="mark"' in page and "missing part" in page

@@ -209,6 +209,7 @@ def save_image_atomic(
     path: str | os.PathLike,
     image: np.ndarray | Image.Image,
     format: str | None = None,
+    **options,
 ) -> Path:
     """Write an image so that ``path`` holds either the old file or the complete new one.
 
@@ -218,6 +219,7 @@ def save_image_atomic(
     image behind to be mistaken for a result later. The format comes from the
     extension unless given. Arrays: uint8 HxW/HxWx3/HxWx4, bool (saved 0/255),
     uint16 HxW (saved as 16-bit where the format allows) or float in [0, 1].
+    ``options`` go to PIL's ``save`` (e.g. ``compress_level`` for PNG).
     """
     path = Path(path)
     fmt = format or Image.registered_extensions().get(path.suffix.lower())
@@ -227,7 +229,7 @@ def save_image_atomic(
             f"use one of {', '.join(IMAGE_EXTENSIONS)} or pass format="
         )
     pil = _array_for_saving(image)
-    return atomic_write(path, lambda handle: pil.save(handle, format=fmt))
+    return atomic_write(path, lambda handle: pil.save(handle, format=fmt, **options))
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[object], None], durable: bool = True) -> Path:
@@ -276,9 +278,13 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def save_png_atomic(path: str | os.PathLike, image: np.ndarray | Image.Image) -> Path:
-    """``save_image_atomic`` that always writes PNG (lossless, keeps 16-bit), whatever the extension."""
-    return save_image_atomic(path, image, format="PNG")
+def save_png_atomic(path: str | os.PathLike, image: np.ndarray | Image.Image, compress_level: int = 6) -> Path:
+    """``save_image_atomic`` that always writes PNG (lossless, keeps 16-bit), whatever the extension.
+
+    ``compress_level`` 0-9 is zlib's: 6 (PIL's default) is small; 1 about 3x faster and a third larger,
+    for outputs written per image in bulk.
+    """
+    return save_image_atomic(path, image, format="PNG", compress_level=compress_level)
 
 
 def _array_for_saving(image: np.ndarray | Image.Image) -> Image.Image:
