@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from defectlab.metrics.image import image_auroc
 
 from defectlab.backbones import knn
 from defectlab.data import list_images
 from defectlab.detect import patch_knn
+from defectlab.metrics.image import image_auroc
 from detect_speed import Timed
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
