@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ from ..detect.base import Prediction
 from ..detect.html_report import HtmlReport, ReportRow
 from ..detect.visualize import drawable, side_by_side
 from ..errors import DataError
+from .detect_partial import PartialRun, Scored, job_key
 
 # Encoding the overlays took 90 % of a detect run at zlib's level 6 (434 ball_screw photos: 150 s of
 # outputs after 16 s of scoring); level 1 encodes them 3.4x faster for files a third larger.
@@ -57,12 +56,15 @@ def detect_folder(
     on_error = "skip" if skip_bad else "raise"
     image_paths = list_images(images_dir)
     out_names = dict(zip(image_paths, output_names(image_paths)))
+    normal_files = [] if model is not None else list_images(normal_dir)
+    # before the fit, so that a clash with another job's unfinished run is said at once
+    partial = PartialRun(out, job_key(model, normal_files, method, detector_kwargs), save_maps)
     start = time.perf_counter()
     if model is not None:
         detector = load_detector(model)
         source = f"model {path_text(model)} ({type(detector).__name__})"
     else:
-        normal_arrays, normal_paths = load_images(list_images(normal_dir), on_error=on_error)
+        normal_arrays, normal_paths = load_images(normal_files, on_error=on_error)
         if not normal_arrays:
             raise DataError(f"none of the normal images in {path_text(normal_dir)} can be read")
         detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
@@ -76,59 +78,62 @@ def detect_folder(
     if hasattr(detector, "progress"):
         detector.progress = False  # the bar below counts the images
     # Two passes, so that memory does not grow with the folder: scoring keeps each image's score and a
-    # sample of its map and puts the map on disk; the outputs are drawn afterwards, most anomalous first,
-    # on the colour range of the whole run, reading each image and its map back one at a time.
-    scored: list[_Scored] = []
+    # sample of its map and puts the map on disk (where a stopped run resumes from: detect_partial); the
+    # outputs are drawn afterwards, most anomalous first, on the colour range of the whole run, reading
+    # each image and its map back one at a time.
+    done = partial.done()
+    scored = [done[str(p)] for p in image_paths if str(p) in done]
     colour_range = MapRange()
+    for r in scored:
+        colour_range.add(np.load(partial.map_path(r.stem), mmap_mode="r"))
+    todo = [p for p in image_paths if str(p) not in done]
     (out / "overlays").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".maps-", dir=out) as spill:
-        maps_dir = out / "maps" if save_maps else Path(spill)
-        start = time.perf_counter()
-        with tqdm(total=len(image_paths), desc="scoring", unit="img") as bar:
-            # a chunk per call lets the detector score its images side by side (detect.parallel)
-            size = chunk_size(detector)
-            for first in range(0, len(image_paths), size):
-                chunk = image_paths[first : first + size]
-                arrays, kept = load_images(chunk, on_error=on_error)
-                if arrays:
-                    preds = detector.predict(arrays)
-                    stems = [Path(out_names[Path(p)]).stem for p in kept]
-                    for path, stem, pred in zip(kept, stems, preds):
-                        if save_maps:
-                            save_map(maps_dir / f"{stem}.npy", pred.anomaly_map)
-                        else:  # scratch, deleted with the folder: no need for a durable write
-                            np.save(maps_dir / f"{stem}.npy", np.asarray(pred.anomaly_map, np.float32))
-                        colour_range.add(pred.anomaly_map)
-                        scored.append(_Scored(Path(path), stem, pred.score, pred.explanation, explanation_columns(pred)))
-                    if class_maps:
-                        from ..detect.explain import save_class_maps
+    start = time.perf_counter()
+    with tqdm(total=len(image_paths), initial=len(scored), desc="scoring", unit="img") as bar:
+        # a chunk per call lets the detector score its images side by side (detect.parallel)
+        size = chunk_size(detector)
+        for first in range(0, len(todo), size):
+            chunk = todo[first : first + size]
+            arrays, kept = load_images(chunk, on_error=on_error)
+            if arrays:
+                preds = detector.predict(arrays)
+                records = [Scored(str(p), Path(out_names[Path(p)]).stem, pred.score, pred.explanation,
+                                  explanation_columns(pred)) for p, pred in zip(kept, preds)]
+                for r, pred in zip(records, preds):
+                    save_map(partial.map_path(r.stem), pred.anomaly_map)
+                    colour_range.add(pred.anomaly_map)
+                partial.add(records)
+                scored += records
+                if class_maps:
+                    from ..detect.explain import save_class_maps
 
-                        save_class_maps(preds, out / "class_maps", arrays, stems)
-                bar.update(len(chunk))
-        predict_seconds = time.perf_counter() - start
-        if not scored:
-            raise DataError(f"none of the images in {path_text(images_dir)} can be read")
+                    save_class_maps(preds, out / "class_maps", arrays, [r.stem for r in records])
+            bar.update(len(chunk))
+    predict_seconds = time.perf_counter() - start
+    if not scored:
+        raise DataError(f"none of the images in {path_text(images_dir)} can be read")
 
-        vmin, vmax = colour_range.range()
-        scored.sort(key=lambda r: -r.score)
-        page = HtmlReport(vmin, vmax, threshold, f"defectlab detect: {path_text(images_dir)}",
-                          has_reason=any(r.explanation for r in scored))
-        rows, top = [], []
-        for r in tqdm(scored, desc="overlays and report", unit="img", disable=len(scored) < 32):
-            flagged = threshold is not None and r.score > threshold
-            image, amap = load_image(r.path), np.load(maps_dir / f"{r.stem}.npy")
-            title = f"{path_text(r.path.name)}  score {r.score:.4f}" + ("  ANOMALOUS" if flagged else "")
-            save_png_atomic(out / "overlays" / out_names[r.path], side_by_side(image, amap, vmin, vmax, title),
-                            compress_level=OVERLAY_PNG_LEVEL)
-            page.add(ReportRow(path_text(r.path.name), image, amap, r.score, None if threshold is None else flagged,
-                               r.explanation))
-            if len(top) < 12:
-                top.append((path_text(r.path.name), image, Prediction(r.score, amap)))
-            rows.append({"image": path_text(r.path), "score": f"{r.score:.6f}",
-                         "anomalous": "" if threshold is None else int(flagged), **r.columns})
+    vmin, vmax = colour_range.range()
+    scored.sort(key=lambda r: -r.score)
+    page = HtmlReport(vmin, vmax, threshold, f"defectlab detect: {path_text(images_dir)}",
+                      has_reason=any(r.explanation for r in scored))
+    rows, top = [], []
+    for r in tqdm(scored, desc="overlays and report", unit="img", disable=len(scored) < 32):
+        path, flagged = Path(r.path), threshold is not None and r.score > threshold
+        image, amap = load_image(path), np.load(partial.map_path(r.stem))
+        title = f"{path_text(path.name)}  score {r.score:.4f}" + ("  ANOMALOUS" if flagged else "")
+        save_png_atomic(out / "overlays" / out_names[path], side_by_side(image, amap, vmin, vmax, title),
+                        compress_level=OVERLAY_PNG_LEVEL)
+        page.add(ReportRow(path_text(path.name), image, amap, r.score, None if threshold is None else flagged,
+                           r.explanation))
+        if len(top) < 12:
+            top.append((path_text(path.name), image, Prediction(r.score, amap)))
+        rows.append({"image": path_text(path), "score": f"{r.score:.6f}",
+                     "anomalous": "" if threshold is None else int(flagged), **r.columns})
     write_text_atomic(out / "scores.csv", _csv(rows))
     save_png_atomic(out / "summary.png", contact_sheet(top, vmin, vmax, threshold))
     write_text_atomic(out / "report.html", page.text())
+    partial.finish()
     n_flagged = sum(1 for r in rows if r["anomalous"] == 1)
     summary = "\n".join([
         "# defectlab detect",
@@ -154,17 +159,6 @@ def save_map(path: Path, anomaly_map: np.ndarray) -> Path:
     """One image's anomaly map as float32 .npy (``numpy.load`` reads it), written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda handle: np.save(handle, np.asarray(anomaly_map, np.float32)))
-
-
-@dataclass
-class _Scored:
-    """What the scoring pass keeps of one image (its map is on disk under ``stem``)."""
-
-    path: Path
-    stem: str
-    score: float
-    explanation: str
-    columns: dict
 
 
 class MapRange:
@@ -241,9 +235,9 @@ def _colour_bar(width: int, vmin: float, vmax: float, threshold: float | None, h
     return bar
 
 
-def _explanations(scored: list["_Scored"]) -> list[str]:
+def _explanations(scored: list[Scored]) -> list[str]:
     """The detector's own one-line reasons (compositional: which descriptor and class drove the score)."""
-    lines = [f"  {path_text(r.path.name)}: {r.explanation}" for r in scored if r.explanation]
+    lines = [f"  {path_text(Path(r.path).name)}: {r.explanation}" for r in scored if r.explanation]
     return ["", "Why:", *lines] if lines else []
 
 
