@@ -25,7 +25,7 @@ def register(sub) -> None:
                         "ignored); with --method adclick-seg and --normal: the checkpoint `defectlab seg-train` wrote")
     p.add_argument("--images", required=True, type=image_source,
                    help="folder of images to score (--engine ray: also a quoted glob, or a text file of paths)")
-    p.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    p.add_argument("--out", required=True, type=Path, help="output folder (created); rerun into it after a stop and only the images not yet scored are scored")
     p.add_argument("--threshold", type=arguments.finite_float, default=None,
                    help="flag images scoring above this (default: the normal images' own leave-one-out maximum)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning instead of stopping")

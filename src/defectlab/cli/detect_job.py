@@ -10,8 +10,9 @@ images are comparable; images that share a stem, ``a.png`` and ``a.jpg``, get
 anomaly map, float32 at the image's size, the same stems), ``summary.png`` (the most anomalous images
 at a glance, on one colour bar with the threshold marked), ``report.html``
 (every image in a sortable table, one self-contained file) and ``summary.md``. Between scoring and
-drawing, each map waits on disk (``maps/`` or a scratch folder in ``out``, removed at the end), so the
-memory a run needs does not grow with the number of images. File names are written as
+drawing, each map waits on disk (``maps/`` or ``out/.detect-partial/``, removed at the end: see
+:mod:`~defectlab.cli.detect_partial`, from which a stopped run resumes), so the memory a run needs
+does not grow with the number of images. File names are written as
 :func:`~defectlab.data.names.path_text` shows them, so a name that is not
 valid UTF-8 still gives a valid UTF-8 CSV.
 """
@@ -83,6 +84,7 @@ def detect_folder(
     # each image and its map back one at a time.
     done = partial.done()
     scored = [done[str(p)] for p in image_paths if str(p) in done]
+    resumed = len(scored)
     colour_range = MapRange()
     for r in scored:
         colour_range.add(np.load(partial.map_path(r.stem), mmap_mode="r"))
@@ -139,10 +141,11 @@ def detect_folder(
         "# defectlab detect",
         "",
         f"- detector: {source}",
-        f"- scored images: {len(scored)} from {path_text(images_dir)}",
+        f"- scored images: {len(scored)} from {path_text(images_dir)}"
+        + (f" ({resumed} of them by an earlier, stopped run)" if resumed else ""),
         f"- threshold: {'none' if threshold is None else f'{threshold:.4f}'}; flagged {n_flagged} of {len(scored)}",
         f"- time: {'load' if model is not None else 'fit'} {fit_seconds:.1f} s, scoring {predict_seconds:.1f} s "
-        f"({len(scored) / max(predict_seconds, 1e-9):.1f} images/s)",
+        f"({(len(scored) - resumed) / max(predict_seconds, 1e-9):.1f} images/s)",
         "",
         "Most anomalous:",
         *[f"  {float(r['score']):.4f}  {Path(r['image']).name}" for r in rows[:10]],
