@@ -52,8 +52,16 @@ class HtmlReport:
         self._flagged = 0
 
     def add(self, row: ReportRow) -> None:
-        self._rows.append(_row(row, self.vmin, self.vmax, self.has_reason))
-        self._flagged += bool(row.flagged)
+        self.add_rendered(self.render(row), row.flagged)
+
+    def render(self, row: ReportRow) -> str:
+        """The row's HTML (thumbnails encoded); reads nothing that ``add`` changes, so threads may share it."""
+        return _row(row, self.vmin, self.vmax, self.has_reason)
+
+    def add_rendered(self, row_html: str, flagged: bool | None) -> None:
+        """Append a row from :meth:`render`; rows appear in the order they are added."""
+        self._rows.append(row_html)
+        self._flagged += bool(flagged)
 
     def text(self) -> str:
         head = ["image", "heat map", "score", "flag"] + (["why"] if self.has_reason else [])
