@@ -82,8 +82,8 @@ def detect_folder(
         detector.progress = False  # the bar below counts the images
     # Two passes, so that memory does not grow with the folder: scoring keeps each image's score and a
     # sample of its map and puts the map on disk (where a stopped run resumes from: detect_partial); the
-    # outputs are drawn afterwards, most anomalous first, on the colour range of the whole run, reading
-    # each image and its map back one at a time.
+    # outputs are drawn afterwards on the colour range of the whole run, each worker reading one image and
+    # its map back at a time, and laid out most anomalous first.
     done = partial.done()
     scored = [done[str(p)] for p in image_paths if str(p) in done]
     resumed = len(scored)
