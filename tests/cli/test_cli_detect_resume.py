@@ -70,3 +70,29 @@ def test_another_job_into_an_unfinished_out_is_refused(folders, tmp_path, monkey
         detect_job.detect_folder(normal, images, tmp_path / "out", {"image_size": 96})
     run(normal, images, tmp_path / "out")  # the same job finishes it
     assert len(scores(tmp_path / "out")) == 4
+
+
+def test_a_missing_model_is_named_and_nothing_is_written(folders, tmp_path, capsys):
+    from defectlab.cli import main
+
+    _, images = folders
+    out = tmp_path / "out"
+    assert main(["detect", "--model", str(tmp_path / "nope.safetensors"), "--images", str(images),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "nope.safetensors" in err and "defectlab fit" in err
+    assert not out.exists()
+
+
+def test_a_saved_model_run_resumes_too(folders, tmp_path, monkeypatch):
+    """The job is the model's files, however the model is named (NAME or NAME.safetensors)."""
+    normal, images = folders
+    model = tmp_path / "m"
+    PatchKNNDetector(image_size=64).fit(sorted(normal.iterdir())).save(model)
+    monkeypatch.setattr(PatchKNNDetector, "predict", lambda self, arrays: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        detect_job.detect_folder(None, images, tmp_path / "out", {}, model=model)
+    monkeypatch.undo()
+    assert (tmp_path / "out" / FOLDER / "job.json").is_file()
+    detect_job.detect_folder(None, images, tmp_path / "out", {}, model=model.with_suffix(".safetensors"))
+    assert len(scores(tmp_path / "out")) == 4 and not (tmp_path / "out" / FOLDER).exists()

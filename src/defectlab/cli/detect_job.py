@@ -60,11 +60,12 @@ def detect_folder(
     image_paths = list_images(images_dir)
     out_names = dict(zip(image_paths, output_names(image_paths)))
     normal_files = [] if model is not None else list_images(normal_dir)
+    start = time.perf_counter()
+    # a model that cannot be loaded is said before anything is written
+    detector = load_detector(model) if model is not None else None
     # before the fit, so that a clash with another job's unfinished run is said at once
     partial = PartialRun(out, job_key(model, normal_files, method, detector_kwargs), save_maps)
-    start = time.perf_counter()
-    if model is not None:
-        detector = load_detector(model)
+    if detector is not None:
         source = f"model {path_text(model)} ({type(detector).__name__})"
     else:
         normal_arrays, normal_paths = load_images(normal_files, on_error=on_error)

@@ -12,7 +12,6 @@ is refused rather than mixed in or thrown away.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -20,7 +19,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..data.io import write_text_atomic
 from ..data.names import path_text
+from ..detect import persist
 from ..errors import ConfigError
 
 FOLDER = ".detect-partial"
@@ -45,8 +46,8 @@ def job_key(model: Path | None, normal_files: list[Path], method: str, detector_
         return [path_text(Path(p).resolve()), st.st_size, st.st_mtime_ns]
 
     if model is not None:
-        files = [stamp(f) for f in sorted(Path(model).parent.glob(glob.escape(Path(model).stem) + ".*"))] or [stamp(model)]
-        return {"model": files}
+        files = [Path(model)] if Path(model).suffix == ".onnx" else persist.model_paths(model)
+        return {"model": [stamp(f) for f in files]}
     return {"normal": [stamp(p) for p in normal_files], "method": method, "options": repr(sorted(detector_kwargs.items()))}
 
 
@@ -65,7 +66,7 @@ class PartialRun:
                     f"normal images or options); rerun that job to finish it, or choose another --out, or delete "
                     f"that folder to drop its scores")
         else:
-            job.write_text(json.dumps({"digest": digest, "job": key}, indent=1), encoding="utf-8")
+            write_text_atomic(job, json.dumps({"digest": digest, "job": key}, indent=1))
         self._log = self.folder / "scored.jsonl"
 
     def done(self) -> dict[str, Scored]:
@@ -73,7 +74,7 @@ class PartialRun:
         found: dict[str, Scored] = {}
         if not self._log.is_file():
             return found
-        for line in self._log.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+        for line in self._log.read_text(encoding="utf-8").splitlines():
             try:
                 record = Scored(**json.loads(line))
             except (ValueError, TypeError):
