@@ -1,4 +1,4 @@
-"""The DINOv2-S forward alone: transformers' own layers vs defectlab's oneDNN linears, fp32 and bf16.
+"""The backbone forward alone: transformers' DINOv2-S vs defectlab's (oneDNN linears, ONNX Runtime, bf16), and EfficientNet-Lite0.
 
     python bench/backbone_forward.py [--threads 1] [--rounds 5] [--sam]
 
@@ -9,9 +9,12 @@ each round so that they meet the same machine load; medians over rounds of
 three forwards. "transformers": ``Dinov2Model`` as loaded (its fp32 linear
 layers go to MKL); "defectlab fp32": the backbone defectlab builds
 (``create_backbone``: linear layers through oneDNN, GELU folded into the
-layer before it); "defectlab bf16": the same under bf16 autocast
+layer before it); "defectlab ONNX Runtime": the same model exported and run
+through ONNX Runtime (``backbones/onnx_forward.py``, what ``extract`` does on
+the CPU); "defectlab bf16": the same under bf16 autocast
 (``precision="bf16"``, not the default). Also the largest feature difference
-from transformers' output.
+from transformers' output. Then EfficientNet-Lite0 (ImageNet weights, the
+default backbone) at 320 x 256, its two default layers, torch vs ONNX Runtime.
 
 ``--sam``: also SAM's image encoder at SAM ViT-B's size (transformers' default
 ``SamConfig``, random weights, 1024 x 1024, the compositional segmenter's
@@ -28,7 +31,7 @@ import time
 import torch
 from transformers import Dinov2Model
 
-from defectlab.backbones import create_backbone
+from defectlab.backbones import create_backbone, onnx_forward
 from peer_anomalydino import random_dinov2
 
 
@@ -44,6 +47,7 @@ def main() -> None:
     variants = {
         "transformers fp32": lambda x: plain(pixel_values=x).last_hidden_state[:, 1:],
         "defectlab fp32": lambda x: ours.model(pixel_values=x).last_hidden_state[:, 1:],
+        "defectlab ONNX Runtime": lambda x: tokens(onnx_forward.forward(ours, x, ours.default_layers)),
     }
 
     def bf16(x):
@@ -52,13 +56,14 @@ def main() -> None:
 
     variants["defectlab bf16"] = bf16
     print(f"random DINOv2-S/14, {args.threads} thread(s), {args.rounds} rounds, median ms per forward")
-    print("| input | " + " | ".join(variants) + " | largest difference from transformers (fp32 / bf16) |")
+    print("| input | " + " | ".join(variants) + " | largest difference from transformers (fp32 / ONNX Runtime / bf16) |")
     print("|---|" + "---|" * (len(variants) + 1))
     with torch.inference_mode():
         for size in ((252, 252), (252, 322)):
             x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
             ref = variants["transformers fp32"](x)
-            diffs = [float((variants[k](x) - ref).abs().max()) for k in ("defectlab fp32", "defectlab bf16")]
+            diffs = [float((variants[k](x) - ref).abs().max())
+                     for k in ("defectlab fp32", "defectlab ONNX Runtime", "defectlab bf16")]
             times: dict[str, list[float]] = {k: [] for k in variants}
             for _ in range(args.rounds):
                 for name, run in variants.items():
@@ -68,10 +73,38 @@ def main() -> None:
                     times[name].append(1000 * (time.perf_counter() - start) / 3)
             base = statistics.median(times["transformers fp32"])
             cells = [f"{statistics.median(t):.0f} ({base / statistics.median(t):.2f}x)" for t in times.values()]
-            print(f"| {size[0]} x {size[1]} | " + " | ".join(cells) + f" | {diffs[0]:.1e} / {diffs[1]:.1e} |",
-                  flush=True)
+            print(f"| {size[0]} x {size[1]} | " + " | ".join(cells) + " | " + " / ".join(f"{d:.1e}" for d in diffs)
+                  + " |", flush=True)
+    efficientnet(args.rounds)
     if args.sam:
         sam_encoder()
+
+
+def tokens(computed) -> torch.Tensor:
+    """The (B, N, C) patch tokens of onnx_forward's single (B, C, h, w) map."""
+    (fmap,) = computed[0].values()
+    return fmap.flatten(2).transpose(1, 2)
+
+
+def efficientnet(rounds: int) -> None:
+    net = create_backbone("efficientnet-lite0")
+    layers = net.default_layers
+    x = torch.randn(1, 3, 320, 256, generator=torch.Generator().manual_seed(0))
+    variants = {"torch": lambda: net.forward_layers(x, layers).maps,
+                "ONNX Runtime": lambda: onnx_forward.forward(net, x, layers)[0]}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    with torch.inference_mode():
+        ref, got = variants["torch"](), variants["ONNX Runtime"]()  # the second call exports
+        diff = max(float((got[k] - ref[k]).abs().max() / ref[k].abs().max()) for k in layers)
+        for _ in range(rounds):
+            for name, run in variants.items():
+                start = time.perf_counter()
+                for _ in range(10):
+                    run()
+                times[name].append(1000 * (time.perf_counter() - start) / 10)
+    a, b = statistics.median(times["torch"]), statistics.median(times["ONNX Runtime"])
+    print(f"EfficientNet-Lite0, 320 x 256, {'+'.join(layers)}: torch {a:.1f} ms, ONNX Runtime {b:.1f} ms "
+          f"({a / b:.2f}x); largest difference {diff:.1e} of each map's range")
 
 
 def sam_encoder(rounds: int = 2) -> None:

@@ -40,6 +40,13 @@ Rules, fixed before any figure was seen:
    output rounded to 1/255) stays iff, on ``--coresets 1 0.1 --max-test 120
    --threads 2 --tag resize-u8``, no product's mean image AUROC at coreset 0.1
    and 8 shots is more than 0.5 points below detect_speedups_loo-coreset.md's.
+5. The backbone forward through ONNX Runtime (ninth session, written 18:03 UTC
+   on 2 December 2026, before any figure of it): it stays the CPU default iff,
+   on ``--coresets 1 0.1 --max-test 120 --threads 2 --tag onnx-forward``, no
+   product's mean image AUROC at coreset 0.1 and 8 shots is more than 0.5
+   points below detect_speedups_resize-u8.md's; since the features agree with
+   torch's to about 1e-6 of their range, any change above 0.05 points either
+   way is to be traced as a fault before the rule is read.
 
 Writes bench/results/detect_speedups.md and bench/results/detect_threshold.md
 (with ``--tag T``: detect_speedups_T.md and detect_threshold_T.md).

@@ -7,6 +7,7 @@ interface, so a new backbone is one file plus one registry line.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
+from . import onnx_forward
 
 
 @dataclass
@@ -31,7 +33,9 @@ class Backbone(torch.nn.Module):
     Subclasses set ``name``, ``layers`` (names it can return, shallow to deep),
     ``default_layers``, ``mean``/``std`` (applied to [0, 1] RGB) and
     ``size_multiple`` (input sides are rounded to it), and implement
-    :meth:`forward_layers`.
+    :meth:`forward_layers`. ``onnx_runtime = True`` declares that
+    :meth:`traceable` exports with the input's sides free, and lets the CPU
+    forward run through ONNX Runtime (:mod:`.onnx_forward`).
     """
 
     name: str = "backbone"
@@ -40,9 +44,17 @@ class Backbone(torch.nn.Module):
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     size_multiple: int = 32
+    onnx_runtime: bool = False
 
     def forward_layers(self, x: torch.Tensor, layers: tuple[str, ...]) -> FeatureMaps:
         raise NotImplementedError
+
+    def traceable(self) -> torch.nn.Module:
+        """A CPU module with this ``forward_layers`` that the ONNX tracer exports with H and W free.
+
+        This backbone itself when it is on the CPU, else a CPU copy (never moved: a detector may be using it).
+        """
+        return self if self.device.type == "cpu" else copy.deepcopy(self).cpu()
 
     @property
     def device(self) -> torch.device:
@@ -94,6 +106,9 @@ class Backbone(torch.nn.Module):
         if precision == "bf16":
             with torch.autocast(x.device.type, dtype=torch.bfloat16):
                 return self.forward_layers(x, layers)
+        computed = onnx_forward.forward(self, x, layers) if onnx_forward.applies(self, x, layers) else None
+        if computed is not None:
+            return FeatureMaps(*computed, input_size=(x.shape[-2], x.shape[-1]))
         return self.forward_layers(x, layers)
 
 

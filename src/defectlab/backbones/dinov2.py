@@ -44,6 +44,9 @@ class DINOv2(Backbone):
             from transformers import Dinov2WithRegistersModel as Model
         else:
             from transformers import Dinov2Model as Model
+        # transformers' DINOv2 traces with its sides free (the position embeddings interpolate in the graph);
+        # the register variant interpolates them with antialiasing, an op ONNX opset 17 does not have.
+        self.onnx_runtime = not with_registers
         self.model = _fast_cpu_linears(from_pretrained(Model, model_id).eval().requires_grad_(False))
         self.name = name or str(model_id)
         self.size_multiple = config.patch_size

@@ -11,6 +11,7 @@ padding and TF's input normalisation ((x*255 - 127) / 128).
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -59,6 +60,28 @@ class SameConv2d(nn.Conv2d):
         if ph or pw:
             x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class ConstantPadConv(nn.Module):
+    """A TF-"same" convolution with its padding fixed for inputs that are multiples of the backbone's size.
+
+    :class:`SameConv2d` computes its padding from the input size in Python for
+    its strided convolutions, which the ONNX tracer would freeze at the
+    example's. For a side divisible by the stride the padding is kernel -
+    stride whatever the side, and the backbone's inputs always are (each
+    stride-2 convolution sees a multiple of 2 when inputs are multiples of 32).
+    """
+
+    def __init__(self, conv: SameConv2d):
+        super().__init__()
+        self.conv = conv
+        (kh, kw), (sh, sw) = conv.weight.shape[-2:], conv.stride
+        ph, pw = max(kh - sh, 0), max(kw - sw, 0)
+        self.pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.conv
+        return F.conv2d(F.pad(x, self.pad), c.weight, c.bias, c.stride, 0, c.dilation, c.groups)
 
 
 @torch.no_grad()
@@ -110,6 +133,7 @@ class EfficientNetLite0(Backbone):
     mean = (127.0 / 255.0,) * 3
     std = (128.0 / 255.0,) * 3
     size_multiple = 32
+    onnx_runtime = True
 
     def __init__(self, weights: str | None = "imagenet", fold_batch_norm: bool = True):
         """``weights``: "imagenet", a state-dict file with the same key names, or None (random).
@@ -158,6 +182,15 @@ class EfficientNetLite0(Backbone):
             strides={name: STAGE_STRIDES[self.layers.index(name)] for name in layers},
             input_size=size,
         )
+
+    def traceable(self) -> nn.Module:
+        """A CPU copy whose strided TF-"same" convolutions pad by constants (this one stays as it is)."""
+        model = copy.deepcopy(self).cpu()
+        for module in list(model.modules()):
+            for name, child in module.named_children():
+                if isinstance(child, SameConv2d) and not child.static:
+                    setattr(module, name, ConstantPadConv(child))
+        return model
 
 
 def _imagenet_state_dict() -> dict[str, torch.Tensor]:

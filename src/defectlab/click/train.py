@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from ..backbones.text import DEFAULT_TEXT_ENCODER
 from ..data import get_dataset, load_gt_mask, load_image, sample_support
-from ..data.io import atomic_write
+from ..data.io import atomic_write, cache_root
 from ..data.sample import Sample
 from ..errors import ConfigError
 from ..synthetic.defects import PROMPTS, synthesize
@@ -66,7 +66,7 @@ PROMPT_TEMPLATES = ("{}", "{} defect", "a {} on the surface")
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("DEFECTLAB_CACHE", Path.home() / ".cache" / "defectlab")) / "click"
+    return cache_root() / "click"
 
 
 @dataclass

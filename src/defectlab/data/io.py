@@ -270,6 +270,11 @@ def removed_on_failure(tmp: str | os.PathLike):
         raise
 
 
+def cache_root() -> Path:
+    """Where defectlab keeps what it computes once per machine (``$DEFECTLAB_CACHE``, else ~/.cache/defectlab)."""
+    return Path(os.environ.get("DEFECTLAB_CACHE", Path.home() / ".cache" / "defectlab"))
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     return atomic_write(path, lambda handle: handle.write(data))
 

@@ -12,7 +12,6 @@ scores travel in the model's metadata, in the saved-model header format.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import os
@@ -47,7 +46,7 @@ class PatchKNNGraph(torch.nn.Module):
         embedder = detector.embedder_
         if embedder.stride is not None:
             raise ConfigError("export supports features at the layers' finest stride only")
-        self.backbone = _traceable(embedder.model)
+        self.backbone = embedder.model.traceable()
         self.layers = embedder.feature_layers
         self.pool = embedder.pool
         self.register_buffer("bank", torch.from_numpy(detector.index_.bank))
@@ -76,40 +75,6 @@ class PatchKNNGraph(torch.nn.Module):
         if self.masked:
             dist = torch.where((flat - self.fg_mean) @ self.fg_axis > 0, dist, torch.zeros_like(dist))
         return dist.reshape_as(feats[:, 0])
-
-
-class _ConstantPadConv(torch.nn.Module):
-    """A TF-"same" convolution with its padding fixed for inputs that are multiples of the backbone's size.
-
-    :class:`~defectlab.backbones.efficientnet_lite.SameConv2d` computes its
-    padding from the input size in Python for its strided convolutions, which
-    the tracer would freeze at the example's. For a side divisible by the stride the padding is
-    kernel - stride whatever the side, and the backbone's inputs always are
-    (each stride-2 convolution sees a multiple of 2 when inputs are multiples of 32).
-    """
-
-    def __init__(self, conv):
-        super().__init__()
-        self.conv = conv
-        (kh, kw), (sh, sw) = conv.weight.shape[-2:], conv.stride
-        ph, pw = max(kh - sh, 0), max(kw - sw, 0)
-        self.pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.conv
-        return F.conv2d(F.pad(x, self.pad), c.weight, c.bias, c.stride, 0, c.dilation, c.groups)
-
-
-def _traceable(backbone: torch.nn.Module) -> torch.nn.Module:
-    """A CPU copy of ``backbone`` whose TF-"same" convolutions pad by constants (the detector's own stays put)."""
-    from ..backbones.efficientnet_lite import SameConv2d
-
-    model = copy.deepcopy(backbone).cpu()
-    for module in list(model.modules()):
-        for name, child in module.named_children():
-            if isinstance(child, SameConv2d) and not child.static:
-                setattr(module, name, _ConstantPadConv(child))
-    return model
 
 
 def export_onnx(detector: PatchKNNDetector, path: str | os.PathLike) -> Path:

@@ -7,8 +7,9 @@ second than one two-thread forward with a same-size DINOv2-S, and about 48 %
 more with EfficientNet-Lite0 on Magnetic Tile: bench/results/peer_anomalydino.md,
 detect_speed.md).
 So ``predict`` on several images hands them to as many workers as torch has
-threads and runs each image's operations on one thread. torch releases the
-GIL inside its operations, so Python threads are enough; results are those of
+threads and runs each image's operations on one thread. torch and ONNX
+Runtime (the backbone's forward, backbones.onnx_forward) release the GIL
+inside their operations, so Python threads are enough; results are those of
 a one-thread run and do not depend on how many workers there are.
 """
 
