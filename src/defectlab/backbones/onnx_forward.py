@@ -161,6 +161,9 @@ def _open(graph: bytes, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1
+    # Without its arena a session frees each run's activations: a fit's batch of 8 would otherwise stay held
+    # for the whole run (detect on 434 ball_screw photos: peak 1.83 -> 1.76 GB), at no measured speed cost.
+    options.enable_cpu_mem_arena = False
     # Idle pool threads spinning would take the cores from the torch work (search, maps) between forwards.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
