@@ -52,6 +52,18 @@ def test_exported_model_loads_as_a_detector(tmp_path):
         load_detector(path, method="compositional")
 
 
+def test_images_scored_side_by_side_equal_those_scored_one_at_a_time(tmp_path):
+    rng = np.random.default_rng(5)
+    det = PatchKNNDetector(image_size=64, progress=False).fit([surface(rng, 64) for _ in range(3)])
+    path = export_onnx(det, tmp_path / "m.onnx")
+    images = [surface(rng, 64 + 16 * (i % 3)) for i in range(7)]  # sizes vary, as the resize allows
+    alone, side_by_side = OnnxDetector(path, threads=1, progress=False), OnnxDetector(path, threads=2, progress=False)
+    assert side_by_side._predict_workers(len(images)) == 2
+    want, got = alone.predict(images), side_by_side.predict(images)
+    assert [p.score for p in got] == [p.score for p in want]  # same order, same arithmetic (one thread a run)
+    assert all(np.array_equal(a.anomaly_map, b.anomaly_map) for a, b in zip(got, want))
+
+
 def test_export_is_for_fitted_patch_knn(tmp_path):
     from defectlab.detect import CompositionalDetector
     from defectlab.errors import NotFittedError
