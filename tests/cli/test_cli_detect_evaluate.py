@@ -73,6 +73,15 @@ def test_detect_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert "nope" in capsys.readouterr().err
 
 
+def test_a_mistyped_runtime_is_refused_before_anything_is_written(demo_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DEFECTLAB_RUNTIME", "onnx")
+    out = tmp_path / "out"
+    assert main(["detect", "--normal", str(demo_root / "train" / "good"), "--images", str(demo_root / "test"),
+                 "--out", str(out)]) == 2
+    assert "DEFECTLAB_RUNTIME='onnx'" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_evaluate_prints_and_saves_the_table(demo_root, tmp_path, capsys):
     out = tmp_path / "eval"
     assert main(["evaluate", "--dataset", "folder", "--root", str(demo_root), "--shots", "1", "2",

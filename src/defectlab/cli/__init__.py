@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from ..backbones import onnx_forward
 from ..errors import DefectlabError
 
 COMMANDS = (
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:
         return int(stop.code or 0)
     try:
+        onnx_forward.runtime()  # a mistyped DEFECTLAB_RUNTIME is refused before any work or output folder
         return int(args.func(args) or 0)
     except Exception as err:
         if not is_user_error(err):
