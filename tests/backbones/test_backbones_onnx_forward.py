@@ -147,3 +147,15 @@ def test_an_exported_graph_is_cached_by_its_weights_and_a_damaged_file_is_export
     third = create_backbone(_tiny_dinov2(tmp_path / "a3", seed=0))
     assert torch.equal(third.extract(image, (28, 28)).maps["block1"], want)
     assert len(exports) == 3
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_export(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DEFECTLAB_CACHE", str(blocker))
+    monkeypatch.setenv(onnx_forward.ENV, "auto")
+    net = create_backbone(_tiny_dinov2(tmp_path / "m", seed=2))
+    calls = _counting_forward(monkeypatch)
+    ref, got = _both(net, monkeypatch, _images(1, (40, 40)), (28, 28))
+    _assert_same(ref, got)
+    assert calls == [1]

@@ -92,16 +92,17 @@ def _session(backbone, layers: tuple[str, ...], threads: int):
 
 def _cached_export(backbone, layers: tuple[str, ...]):
     """:func:`_export`'s result, read from the cache folder when this exact graph was exported before."""
-    path = cache_root() / "onnx" / f"{_key(backbone, layers)}.onnx"
+    path = None
     try:
+        path = cache_root() / "onnx" / f"{_key(backbone, layers)}.onnx"  # no home folder: RuntimeError
         graph = path.read_bytes()
         _open(graph, 1)  # a damaged file fails here, and is exported again
         with torch.inference_mode():
             return graph, backbone.forward_layers(_example(backbone), layers).strides
-    except Exception:  # noqa: BLE001 (absent, unreadable or damaged: export it)
+    except Exception:  # noqa: BLE001 (no cache, or absent, unreadable or damaged: export it)
         pass
     exported = _export(backbone, layers)
-    if exported is not None:
+    if exported is not None and path is not None:
         try:
             write_bytes_atomic(path, exported[0])
         except OSError:  # a read-only home: the cache is an optimisation
