@@ -86,7 +86,7 @@ def _session(backbone, layers: tuple[str, ...], threads: int):
         if graph is None:
             return None, None
         if (layers, threads) not in state["sessions"]:
-            state["sessions"][(layers, threads)] = _open(graph[0], threads)
+            state["sessions"][(layers, threads)] = open_session(graph[0], threads)
         return state["sessions"][(layers, threads)], graph[1]
 
 
@@ -96,7 +96,7 @@ def _cached_export(backbone, layers: tuple[str, ...]):
     try:
         path = cache_root() / "onnx" / f"{_key(backbone, layers)}.onnx"  # no home folder: RuntimeError
         graph = path.read_bytes()
-        _open(graph, 1)  # a damaged file fails here, and is exported again
+        open_session(graph, 1)  # a damaged file fails here, and is exported again
         with torch.inference_mode():
             return graph, backbone.forward_layers(_example(backbone), layers).strides
     except Exception:  # noqa: BLE001 (no cache, or absent, unreadable or damaged: export it)
@@ -157,8 +157,10 @@ def _export(backbone, layers: tuple[str, ...]):
     return buffer.getvalue(), strides
 
 
-def _open(graph: bytes, threads: int):
-    ort = _onnxruntime()
+def open_session(model: bytes | str, threads: int):
+    """An ONNX Runtime CPU session of ``model`` (bytes or a path) at ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1
@@ -167,7 +169,7 @@ def _open(graph: bytes, threads: int):
     options.enable_cpu_mem_arena = False
     # Idle pool threads spinning would take the cores from the torch work (search, maps) between forwards.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class _Layers(torch.nn.Module):

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from ..backbones.base import Backbone, round_size
 from ..backbones.embedder import smooth_map
+from ..backbones.onnx_forward import open_session
 from ..data.io import load_image
 from ..errors import ConfigError, ModelNotFoundError
 from . import persist
@@ -58,7 +59,8 @@ class OnnxDetector:
     :class:`~defectlab.detect.PatchKNNDetector` does (:mod:`.parallel`): ONNX
     Runtime's intra-op threads scale poorly on one small image (two threads
     scored 44 images/s where one scored 72-80), and its ``run`` releases the
-    GIL. A single image gets all the threads. ``progress`` shows a bar over many images. Attributes read from the file:
+    GIL. A single image gets all the threads. ``progress`` shows a bar over
+    many images. Attributes read from the file:
     ``threshold_``, ``resizer_``, ``top_percent``, ``sigma``, ``params`` (all
     the saved detector's parameters).
     """
@@ -107,14 +109,8 @@ class OnnxDetector:
 
     def _session(self, threads: int):
         """The ONNX Runtime session at ``threads`` intra-op threads (one per thread count, made on first use)."""
-        import onnxruntime as ort
-
         if threads not in self._sessions:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sessions[threads] = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self._sessions[threads] = open_session(str(self.path), threads)
         return self._sessions[threads]
 
     def predict_one(self, image) -> Prediction:
