@@ -4,8 +4,9 @@ Reports images per second for scoring and the share of time spent outside
 the backbone's forward pass, and within it the kNN search, the resize, the
 pooling and the map upsampling and smoothing, each as the median over
 repeated runs. The forward is the backbone's, in torch or through ONNX
-Runtime (``--runtime``, see ``defectlab/backbones/onnx_forward.py``); with ``--onnx`` also the exported model's images per second
-(ONNX Runtime, same threads).
+Runtime (``--runtime``, see ``defectlab/backbones/onnx_forward.py``); with
+``--onnx`` also the exported model's images per second (ONNX Runtime, same
+threads).
 
     python bench/detect_speed.py [--backbone efficientnet-lite0] [--shots 8] [--images 24] [--repeats 5]
                                  [--coreset C] [--threads N] [--runtime auto|torch] [--onnx]
