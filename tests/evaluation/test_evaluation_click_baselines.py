@@ -105,3 +105,17 @@ def test_random_walker_sees_colour_edges_and_walks_grey_photos_as_grey():
     assert not walker.colour and walker.data.shape == (80, 120)
     mask, _ = walker.predict(clicks)
     assert mask[40, 40] and mask[:, 50:].any()  # nothing there to stop it
+
+
+def test_random_walker_follows_an_extra_channel_where_the_image_has_no_edge():
+    image = np.clip(150 + np.random.default_rng(1).integers(-3, 4, (80, 120, 3)), 0, 255).astype(np.uint8)
+    extra = np.zeros((80, 120), np.float32)
+    extra[20:60, 30:70] = 1.0  # a model's probability: a square the photo does not show
+    clicks = [Click(50, 40, True), Click(95, 40, False)]
+    walker = RandomWalker()
+    walker.start(ImageContext(image=image))
+    mask, soft = walker.predict(clicks, extra=extra)
+    assert mask.shape == (80, 120) and soft.dtype == np.float32
+    inside = np.zeros_like(mask)
+    inside[20:60, 30:70] = True
+    assert mask[inside].mean() > 0.9 and mask[~inside].mean() < 0.05  # the walk stops at the channel's edges

@@ -16,7 +16,7 @@ def test_click_eval_cli_on_an_mvtec_layout(tmp_path, capsys):
     out = tmp_path / "results"
     code = main([
         "click-eval", "--dataset", "mvtec-ad", "--root", str(root), "--category", "tile",
-        "--checkpoint", str(ck), "--methods", "adclick,adclick-noprompt,adclick-nofill,grabcut,random-walker,residual,sam",
+        "--checkpoint", str(ck), "--methods", "adclick,adclick-noprompt,adclick-nofill,adclick-walk,grabcut,random-walker,residual,sam",
         "--max-clicks", "6", "--normals", "3", "--out", str(out), "--no-progress",
     ])  # fmt: skip
     printed = capsys.readouterr()
@@ -24,7 +24,8 @@ def test_click_eval_cli_on_an_mvtec_layout(tmp_path, capsys):
     assert "| method |" in printed.out and "SAM: skipped" in printed.out
     rows = list(csv.DictReader(open(out / "click_eval.csv")))
     methods = {r["method"] for r in rows}
-    assert methods == {"ADClick", "ADClick (no prompt)", "ADClick (no fill)", "GrabCut", "RandomWalker", "ResidualMap"}
+    assert methods == {"ADClick", "ADClick (no prompt)", "ADClick (no fill)", "ADClick + random walker", "GrabCut",
+                       "RandomWalker", "ResidualMap"}
     assert {r["class"] for r in rows} == {"blob", "all"}
     for r in rows:
         assert r["images"] == "2"

@@ -147,11 +147,16 @@ class RandomWalker:
             data = cv2.resize(data, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
         self.data = data.astype(np.float64) / 255.0
 
-    def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, clicks: list[Click], extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``extra``: an image-size map in [0, 1] walked as one more channel beside the image's (a model's probability)."""
         from skimage.segmentation import random_walker
 
         small = [Click(c.x * self.scale, c.y * self.scale, c.positive) for c in clicks]
         shape = self.data.shape[:2]
+        data, colour = self.data, self.colour
+        if extra is not None:
+            channel = cv2.resize(extra.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+            data, colour = np.dstack([data if colour else data[..., None], channel.astype(np.float64)]), True
         r = max(1, int(round(self.radius * self.scale)))
         labels = np.zeros(shape, np.int32)
         pos = disks(small, shape, r, True)
@@ -167,7 +172,7 @@ class RandomWalker:
             # hair outside [0, 1]; they are clipped below.
             warnings.simplefilter("ignore", UserWarning)
             prob = random_walker(
-                self.data, labels, beta=self.beta, mode="bf", return_full_prob=True, channel_axis=-1 if self.colour else None
+                data, labels, beta=self.beta, mode="bf", return_full_prob=True, channel_axis=-1 if colour else None
             )[0]
         prob = np.clip(prob, 0, 1).astype(np.float32)
         if prob.shape != self.shape:

@@ -114,6 +114,27 @@ class ADClickMethod:
         return self.session.mask, self.session.probability
 
 
+class ADClickWalk(ADClickMethod):
+    """The random-walker baseline walking on the image and ADClick's probability together (issue #14 diagnosis).
+
+    Every click goes to the ClickSession as in :class:`ADClickMethod`; the mask
+    is then the random walker's from the same click seeds (and border
+    background), with the session's probability as one more channel beside
+    the image's colours, on the same [0, 1] scale: the walk follows colour edges
+    and the head's edges both. Not ClickSession's behaviour: a protocol method
+    to measure whether the two are complementary.
+    """
+
+    def start(self, context: ImageContext) -> None:
+        super().start(context)
+        self.walker = RandomWalker()
+        self.walker.start(context)
+
+    def predict(self, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
+        _, probability = super().predict(clicks)
+        return self.walker.predict(clicks, extra=probability)
+
+
 @torch.no_grad()
 def miou_after_clicks(model, reference, samples, clicks: Sequence[int] = (1, 3, 5)) -> dict:
     """Mean IoU of ``model`` after 1/3/5 simulated clicks on ``samples``: click-train's validation score."""
@@ -193,6 +214,8 @@ CLICK_METHODS.register("adclick-noprompt", _adclick("ADClick (no prompt)", promp
 CLICK_METHODS.register("adclick-nofill", _adclick("ADClick (no fill)", fill=False))
 CLICK_METHODS.register("adclick-noobey", _adclick("ADClick (clicks not enforced)", obey=False))
 CLICK_METHODS.register("adclick-gate", _adclick("ADClick (residual gate)", gate=True))
+CLICK_METHODS.register("adclick-walk", lambda o: ADClickWalk(o.model(), True, "ADClick + random walker",
+                                                             drop_rejected=o.drop_rejected))
 CLICK_METHODS.register("grabcut", lambda o: GrabCut())
 CLICK_METHODS.register("random-walker", lambda o: RandomWalker())
 CLICK_METHODS.register("residual", lambda o: ResidualMap())
