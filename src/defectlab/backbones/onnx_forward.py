@@ -98,7 +98,7 @@ def _cached_export(backbone, layers: tuple[str, ...]):
         graph = path.read_bytes()
         open_session(graph, 1)  # a damaged file fails here, and is exported again
         with torch.inference_mode():
-            return graph, backbone.forward_layers(_example(backbone), layers).strides
+            return graph, backbone.forward_layers(example_input(backbone.size_multiple), layers).strides
     except Exception:  # noqa: BLE001 (no cache, or absent, unreadable or damaged: export it)
         pass
     exported = _export(backbone, layers)
@@ -131,15 +131,16 @@ def _installed(package: str) -> str:
         return ""
 
 
-def _example(backbone) -> torch.Tensor:
-    # Unequal sides, so that the tracer cannot mistake one free axis for the other.
-    return torch.zeros(1, 3, 4 * backbone.size_multiple, 6 * backbone.size_multiple)
+def example_input(multiple: int) -> torch.Tensor:
+    """The input every export traces: sides that are multiples of ``multiple`` and unequal, so that the tracer
+    cannot mistake one free axis for the other."""
+    return torch.zeros(1, 3, 4 * multiple, 6 * multiple)
 
 
 def _export(backbone, layers: tuple[str, ...]):
     """(ONNX bytes, strides) of ``forward_layers`` for ``layers``, or None (warned) when it does not export."""
     model = _Layers(backbone.traceable(), layers).eval()
-    example = _example(backbone)
+    example = example_input(backbone.size_multiple)
     buffer = io.BytesIO()
     try:
         with warnings.catch_warnings(), torch.inference_mode():

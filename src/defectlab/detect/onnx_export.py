@@ -23,13 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..backbones.onnx_forward import OPSET, example_input
 from ..data.io import load_image, write_bytes_atomic
 from ..errors import ConfigError
 from . import persist
 from .onnx_runtime import INPUTS, METADATA_KEY, OUTPUTS, OnnxDetector
 from .patch_knn import PatchKNNDetector
-
-OPSET = 17
 
 
 class PatchKNNGraph(torch.nn.Module):
@@ -86,8 +85,7 @@ def export_onnx(detector: PatchKNNDetector, path: str | os.PathLike) -> Path:
     detector._check_fitted("index_", "export")
     graph = PatchKNNGraph(detector).eval()
     multiple = graph.backbone.size_multiple
-    # Unequal sides, so that the tracer cannot mistake one free axis for the other.
-    example = torch.zeros(1, 3, 4 * multiple, 6 * multiple)
+    example = example_input(multiple)
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # the tracer's notes on shapes; the check below is what counts
