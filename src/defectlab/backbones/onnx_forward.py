@@ -81,7 +81,9 @@ def _session(backbone, layers: tuple[str, ...], threads: int):
     with _lock:
         state = _state.setdefault(backbone, {"graphs": {}, "sessions": {}})
         if layers not in state["graphs"]:
-            state["graphs"][layers] = _cached_export(backbone, layers)
+            state["graphs"][layers], opened = _cached_export(backbone, layers, threads)
+            if opened is not None:
+                state["sessions"][(layers, threads)] = opened
         graph = state["graphs"][layers]
         if graph is None:
             return None, None
@@ -90,15 +92,16 @@ def _session(backbone, layers: tuple[str, ...], threads: int):
         return state["sessions"][(layers, threads)], graph[1]
 
 
-def _cached_export(backbone, layers: tuple[str, ...]):
-    """:func:`_export`'s result, read from the cache folder when this exact graph was exported before."""
+def _cached_export(backbone, layers: tuple[str, ...], threads: int):
+    """(:func:`_export`'s result, None), or (the same read from the cache folder, its session at ``threads``)
+    when this exact graph was exported before: opening the session is what checks the file."""
     path = None
     try:
         path = cache_root() / "onnx" / f"{_key(backbone, layers)}.onnx"  # no home folder: RuntimeError
         graph = path.read_bytes()
-        open_session(graph, 1)  # a damaged file fails here, and is exported again
+        session = open_session(graph, threads)  # a damaged file fails here, and is exported again
         with torch.inference_mode():
-            return graph, backbone.forward_layers(example_input(backbone.size_multiple), layers).strides
+            return (graph, backbone.forward_layers(example_input(backbone.size_multiple), layers).strides), session
     except Exception:  # noqa: BLE001 (no cache, or absent, unreadable or damaged: export it)
         pass
     exported = _export(backbone, layers)
@@ -107,7 +110,7 @@ def _cached_export(backbone, layers: tuple[str, ...]):
             write_bytes_atomic(path, exported[0])
         except OSError:  # a read-only home: the cache is an optimisation
             pass
-    return exported
+    return exported, None
 
 
 def _key(backbone, layers: tuple[str, ...]) -> str:
