@@ -18,6 +18,12 @@ For each product P of the shared data (``defectlab.click.products``):
    points at local weights). The normal reference is click-eval's: 64 normal
    training images of P (all when it has fewer), seed 0.
 
+``--inner`` runs the nested hold-out instead, for choosing between variants
+(a ``--train-args`` change, each in its own ``--work``) without looking at
+the held-out figures: fold P's inner head is trained without P *and* the
+next product Q (``SHARED_PRODUCTS`` order, cyclic) and evaluated on Q. The
+variant for the outer fold P is then the one that does better on Q.
+
 Every fold's head and every (product, method) result is written atomically
 under ``--work``; a rerun skips what is there, so an interrupted run resumes.
 ``--phase report`` only rebuilds the table from what is there.
@@ -41,6 +47,14 @@ ADCLICK = "adclick"
 BASELINES = ("grabcut", "random-walker", "residual")
 
 
+def fold(args, product: str) -> tuple[str, list[str], str]:
+    """(name, products left out of training, product evaluated) of the fold for held-out ``product``."""
+    if not args.inner:
+        return product, [product], product
+    q = args.products_all[(args.products_all.index(product) + 1) % len(args.products_all)]
+    return f"{product}-inner-{q}", [product, q], q
+
+
 def fold_head(work: Path, product: str) -> Path:
     return work / f"fold_{product}.safetensors"
 
@@ -52,13 +66,14 @@ def result_file(work: Path, product: str, method: str) -> Path:
 def train_fold(args, product: str, work: Path) -> None:
     from defectlab.cli import main as cli
 
+    product, excluded, _ = fold(args, product)
     out = fold_head(work, product)
     if out.is_file() and out.with_suffix(".json").is_file():
         print(f"[{product}] head exists: {out}")
         return
-    cmd = ["click-train", "--products", ",".join(args.products_all), "--data-root", str(args.data_root), "--exclude", product,
+    cmd = ["click-train", "--products", ",".join(args.products_all), "--data-root", str(args.data_root), "--exclude", ",".join(excluded),
            "--iterations", str(args.iterations), "--val-per-product", str(args.val_per_product), "--seed", str(args.seed),
-           "--out", str(out)]  # fmt: skip
+           "--out", str(out)] + args.train_args.split()  # fmt: skip
     print(f"[{product}] training: defectlab " + " ".join(cmd), flush=True)
     start = time.perf_counter()
     rc = cli(cmd)
@@ -79,6 +94,7 @@ def evaluate_product(args, product: str, work: Path, methods: list[str], gray: b
     from defectlab.evaluation.interactive import ADClickMethod, build_methods, simulate, summarize
 
     suffix = "-gray" if gray else ""
+    product, _, evaluated = fold(args, product)
     todo = [m for m in methods if not result_file(work, product, m + suffix).is_file()]
     heads = [m for m in todo if m.startswith(ADCLICK)]  # ADClick and its ablations run with the fold's head
     if heads and not fold_head(work, product).is_file():
@@ -87,7 +103,7 @@ def evaluate_product(args, product: str, work: Path, methods: list[str], gray: b
     if not todo:
         return
     torch.set_num_threads(1)
-    (p,) = shared_products(args.data_root, [product])
+    (p,) = shared_products(args.data_root, [evaluated])
     ds = p.load()
     samples = product_split(ds)[1][: args.images]
     checkpoint = str(fold_head(work, product)) if heads else None
@@ -134,6 +150,7 @@ def report(args, work: Path, methods: list[str]) -> str:
     pooled = {}
     missing = []
     for product in args.products:
+        product = fold(args, product)[0]
         for method in methods:
             f = result_file(work, product, method)
             if method.endswith("-gray") and product not in args.gray:
@@ -180,6 +197,8 @@ def main(argv=None) -> int:
                     help="products (comma separated) on which ADClick also runs on grey copies of query and normals: what colour adds")
     ap.add_argument("--phase", choices=("all", "train", "eval", "report"), default="all")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-args", default="", help="more click-train options for every fold's head, e.g. --residual-only")
+    ap.add_argument("--inner", action="store_true", help="the nested hold-out: fold P trains without P and Q, evaluates on Q")
     ap.add_argument("--work", type=Path, default=Path("runs/click_lopo"), help="fold heads and per-fold results (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/click_lopo.md"))
     args = ap.parse_args(argv)

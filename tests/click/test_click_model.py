@@ -84,3 +84,13 @@ def test_checkpoint_errors_name_the_file(tmp_path):
 def test_config_dict_round_trip():
     c = ClickConfig(head=HeadConfig(width=32, dilations=(1, 3)), text_encoder=None)
     assert ClickConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+def test_residual_only_head_ignores_the_features():
+    cfg = HeadConfig(raw_features=False)
+    head = ClickHead(cfg)
+    feat, resid, dist, fine, rgb = _inputs(b=1, cfg=cfg)
+    a = head(feat, resid, dist, fine, rgb)
+    assert torch.equal(a, head(torch.randn_like(feat), resid, dist, fine, rgb))
+    assert not torch.allclose(a, head(feat, torch.rand_like(resid), dist, fine, rgb))
+    assert ClickConfig.from_dict(ClickConfig(head=cfg).to_dict()).head.raw_features is False

@@ -38,6 +38,9 @@ class HeadConfig:
     key_dim: int = 32
     fine_width: int = 32
     refine_width: int = 8
+    # False: the head sees only the residual (|f - nearest normal|, distance), not the features
+    # themselves, so it cannot tell products apart and learn each one's defects (issue #14).
+    raw_features: bool = True
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -77,9 +80,10 @@ class ClickHead(nn.Module):
     def __init__(self, config: HeadConfig | None = None):
         super().__init__()
         c = self.config = config or HeadConfig()
-        self.feat_proj = nn.Conv2d(c.feat_dim, c.proj, 1)
+        self.feat_proj = nn.Conv2d(c.feat_dim, c.proj, 1) if c.raw_features else None
         self.resid_proj = nn.Conv2d(c.feat_dim, c.proj, 1)
-        self.fuse = nn.Sequential(nn.Conv2d(2 * c.proj + 1, c.width, 1), nn.GELU(), nn.Conv2d(c.width, c.width, 1))
+        fused = (2 if c.raw_features else 1) * c.proj + 1
+        self.fuse = nn.Sequential(nn.Conv2d(fused, c.width, 1), nn.GELU(), nn.Conv2d(c.width, c.width, 1))
         self.key = nn.Conv2d(c.width, c.key_dim, 1)
         self.fine_proj = nn.Conv2d(c.fine_dim, c.fine_width, 1)
         # clicks: [positive disks, negative disks, previous mask] at model resolution
@@ -103,7 +107,10 @@ class ClickHead(nn.Module):
 
     # -- once per image -----------------------------------------------------
     def encode(self, feat: torch.Tensor, resid: torch.Tensor, dist: torch.Tensor, fine: torch.Tensor, rgb: torch.Tensor) -> Static:
-        x = torch.cat([self.feat_proj(feat), self.resid_proj(resid), torch.log1p(dist.clamp_min(0))], dim=1)
+        parts = [self.resid_proj(resid), torch.log1p(dist.clamp_min(0))]
+        if self.feat_proj is not None:
+            parts.insert(0, self.feat_proj(feat))
+        x = torch.cat(parts, dim=1)
         s8 = self.fuse(x)
         return Static(s8=s8, key=F.normalize(self.key(s8), dim=1), s4=self.fine_proj(fine), rgb=(rgb - 0.5) / 0.25)
 
