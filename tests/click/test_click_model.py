@@ -10,7 +10,7 @@ from defectlab.click.model import ClickHead, HeadConfig
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _inputs(b=2, h=64, w=96, cfg=HeadConfig()):
+def _inputs(b=2, h=64, w=96, cfg=HeadConfig(raw_features=True)):
     return (
         torch.randn(b, cfg.feat_dim, h // 8, w // 8),
         torch.rand(b, cfg.feat_dim, h // 8, w // 8),
@@ -87,7 +87,8 @@ def test_config_dict_round_trip():
 
 
 def test_residual_only_head_ignores_the_features():
-    cfg = HeadConfig(raw_features=False)
+    cfg = HeadConfig()
+    assert not cfg.raw_features and HeadConfig.from_dict({}).raw_features  # old checkpoints saw the features
     head = ClickHead(cfg)
     feat, resid, dist, fine, rgb = _inputs(b=1, cfg=cfg)
     a = head(feat, resid, dist, fine, rgb)

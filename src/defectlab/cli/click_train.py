@@ -56,8 +56,9 @@ def register(subparsers) -> None:
                    help=f"normal reference size, from the train split (default: {T.n_normals}; {PRODUCT_NORMALS} with --products)")
     p.add_argument("--text-encoder", default="minilm", help="'minilm' (default), 'clip:<hub id or dir>', or 'none'")
     p.add_argument("--val-every", type=arguments.non_negative_int, default=0, help="hold out every n-th real image for a validation score")
-    p.add_argument("--residual-only", action="store_true",
-                   help="the head sees the residual to the nearest normal patches, not the backbone features themselves")
+    p.add_argument("--with-features", action="store_true",
+                   help="the head also sees the backbone features, not only their residual to the nearest normal patches "
+                        "(the heads before issue #14's tenth session; they learn the training products)")
     p.add_argument("--cache", default=None, help="feature cache folder (default: ~/.cache/defectlab/click)")
     add_run_arguments(p, T.seed, "seed of sampling, synthesis and initialisation")
     p.set_defaults(func=run_train)
@@ -68,7 +69,7 @@ def run_train(args) -> int:
     if args.crop % 8:
         raise ConfigError(f"--crop must be a multiple of 8, got {args.crop}")
     text = None if args.text_encoder in ("none", "") else args.text_encoder
-    head = HeadConfig(raw_features=not args.residual_only)
+    head = HeadConfig(raw_features=args.with_features)
     if text and text != "minilm":
         head.text_dim = cached_text_encoder(text).dim
     products = ()

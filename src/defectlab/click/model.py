@@ -38,9 +38,11 @@ class HeadConfig:
     key_dim: int = 32
     fine_width: int = 32
     refine_width: int = 8
-    # False: the head sees only the residual (|f - nearest normal|, distance), not the features
-    # themselves, so it cannot tell products apart and learn each one's defects (issue #14).
-    raw_features: bool = True
+    # False (the default since the tenth session): the head sees only the residual (|f - nearest
+    # normal|, distance), not the features themselves, which tell products apart: heads that saw
+    # them learned each training product's defects and overpainted unseen ones
+    # (bench/results/click_lopo_residual_only.md). Checkpoints from before have no key: True.
+    raw_features: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -49,7 +51,7 @@ class HeadConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "HeadConfig":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known = {"raw_features": True} | {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         if "dilations" in known:
             known["dilations"] = tuple(known["dilations"])
         return cls(**known)
