@@ -197,7 +197,7 @@ def main(argv=None) -> int:
                     help="products (comma separated) on which ADClick also runs on grey copies of query and normals: what colour adds")
     ap.add_argument("--phase", choices=("all", "train", "eval", "report"), default="all")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--train-args", default="", help="more click-train options for every fold's head, e.g. --residual-only")
+    ap.add_argument("--train-args", default="", help="more click-train options for every fold's head, e.g. --with-features")
     ap.add_argument("--inner", action="store_true", help="the nested hold-out: fold P trains without P and Q, evaluates on Q")
     ap.add_argument("--work", type=Path, default=Path("runs/click_lopo"), help="fold heads and per-fold results (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/click_lopo.md"))
