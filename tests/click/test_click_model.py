@@ -95,3 +95,16 @@ def test_residual_only_head_ignores_the_features():
     assert torch.equal(a, head(torch.randn_like(feat), resid, dist, fine, rgb))
     assert not torch.allclose(a, head(feat, torch.rand_like(resid), dist, fine, rgb))
     assert ClickConfig.from_dict(ClickConfig(head=cfg).to_dict()).head.raw_features is False
+
+
+def test_growing_a_feature_input_keeps_the_output_and_lets_features_in():
+    from defectlab.click.model import with_feature_input
+
+    head = ClickHead(HeadConfig())
+    torch.nn.init.normal_(head.fuse[0].weight)
+    inputs = _inputs(b=1)
+    grown = with_feature_input(head)
+    assert grown.config.raw_features and with_feature_input(grown) is grown
+    assert torch.allclose(head(*inputs), grown(*inputs), atol=1e-6)
+    grown(*inputs).mean().backward()
+    assert grown.fuse[0].weight.grad[:, : head.config.proj].abs().sum() > 0  # the features can now be learned

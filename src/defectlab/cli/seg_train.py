@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, type=Path, help="checkpoint path (.safetensors); a .json is written beside it")
     p.add_argument("--init", default=None,
                    help="checkpoint to start from (default: the shipped ADClick head)")
+    p.add_argument("--residual-only", action="store_true",
+                   help="train as the click head is, on residuals only (default: a residual-only head is grown to "
+                        "see the backbone features too, which a model for one product may learn)")
     p.add_argument("--iterations", type=arguments.positive_int, default=C.iterations,
                    help="optimiser steps (default: %(default)s)")
     add_optimiser_arguments(p, C)
@@ -47,6 +50,7 @@ def run_seg_train(args) -> int:
         init=args.init, n_normals=args.normals, n_negatives=args.negatives, n_synthetic=args.synthetic,
         iterations=args.iterations, batch_size=args.batch_size, crop=args.crop, lr=args.lr, seed=args.seed,
         cache_dir=args.cache, progress=not args.no_progress, extra={"root": str(data.folder)},
+        features=not args.residual_only,
     )  # fmt: skip
     types = sorted({x.defect_type for x in data.labelled})
     print(f"seg-train: {len(data.labelled)} labelled images ({', '.join(types)}), {len(data.normals)} normal "

@@ -20,7 +20,7 @@ optional too: without one a learned "no prompt" vector stands in.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -182,6 +182,26 @@ class ClickHead(nn.Module):
                 if len(idx):  # only clicked cells as queries: a handful, not h*w
                     out[i, ch] = (flat[i, :, idx].T @ flat[i]).max(dim=0).values
         return out.view(b, 2, h, w)
+
+
+@torch.no_grad()
+def with_feature_input(head: ClickHead) -> ClickHead:
+    """``head`` grown to also see the backbone features, computing exactly what it did until trained.
+
+    The new feature projection enters the fusion through zero weights, so the
+    first step starts from the residual-only head's output; training then
+    learns how much the features add. For a model trained on one product's
+    labels (ADClick-Seg), where seeing the product is the point.
+    """
+    if head.config.raw_features:
+        return head
+    grown = ClickHead(replace(head.config, raw_features=True))
+    state = head.state_dict()
+    old = state["fuse.0.weight"]  # (width, proj + 1, 1, 1): [residual, distance]
+    state["fuse.0.weight"] = torch.cat([old.new_zeros(old.shape[0], head.config.proj, 1, 1), old], dim=1)
+    state |= {k: v for k, v in grown.state_dict().items() if k.startswith("feat_proj.")}
+    grown.load_state_dict(state)
+    return grown
 
 
 def count_parameters(model: nn.Module) -> int:

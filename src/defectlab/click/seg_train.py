@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -52,6 +52,7 @@ from ..data.listing import list_images
 from ..errors import ConfigError, DataError
 from ..synthetic.defects import PROMPTS, synthesize
 from .checkpoint import load_checkpoint, save_checkpoint
+from .model import with_feature_input
 from .residual import NormalReference
 from .train import (
     PROMPT_TEMPLATES,
@@ -88,6 +89,10 @@ class Labelled:
 @dataclass
 class SegTrainConfig:
     init: str | None = None  # checkpoint to start from; None = the shipped ADClick head
+    # The click head sees only residuals so as not to learn its training products; a model trained
+    # on one product's labels should see that product, so a residual-only head is grown to see the
+    # backbone features too (model.with_feature_input; starts from the same output).
+    features: bool = True
     n_normals: int = 64  # normal reference size (sampled from the normal images)
     n_negatives: int = 64  # normal images used as negatives (reference ones leave themselves out)
     n_synthetic: int = 200
@@ -185,6 +190,9 @@ def train_seg(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     head, config = load_checkpoint(cfg.init)
+    if cfg.features:
+        head = with_feature_input(head)
+        config = replace(config, head=head.config)
     head.train().requires_grad_(True)
     settings = config.features
 
@@ -243,6 +251,7 @@ def train_seg(
         "mode": SEG_MODE,
         "init": str(cfg.init) if cfg.init else "shipped ADClick head",
         "init_training": config.training,
+        "features": cfg.features,
         "types": types,
         "n_labelled": len(real),
         "n_normals": len(ref_paths),
