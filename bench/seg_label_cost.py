@@ -175,7 +175,7 @@ def run_product(product: str, args) -> None:
             print(f"  {cell}: click masks mIoU {np.mean(ious):.3f}", flush=True)
         head_path = work / "heads" / f"{cell}.safetensors"
         if not head_path.is_file():
-            cfg = SegTrainConfig(init=init, progress=False, cache_dir=str(args.work / "cache"),
+            cfg = SegTrainConfig(init=init, progress=False, cache_dir=str(args.work / "cache"), features=not args.residual_only,
                                  **({"iterations": args.iterations} if args.iterations else {}))
             train_seg(cfg, normals, [Labelled(s.image_path, m, s.anomaly_type) for s, m in zip(chosen, masks)], head_path)
         training = json.loads(head_path.with_suffix(".json").read_text())["training"]
@@ -369,6 +369,8 @@ def main() -> int:
                    help="start every seg-train of this run from CHECKPOINT (an ablation; cells named *_init-<stem>)")
     p.add_argument("--tag", default="", help="with --lopo-heads: cells are named *_lopo-TAG, so a run with other fold "
                                              "heads (e.g. trained longer) keeps its own cells beside the first ones")
+    p.add_argument("--residual-only", action="store_true",
+                   help="seg-train keeps a residual-only init residual-only (seg-train --residual-only)")
     p.add_argument("--max-test-normals", type=int, default=None,
                    help="at most this many test normals per product, evenly spaced (default: all)")
     p.add_argument("--data", type=Path, default=DATA)
