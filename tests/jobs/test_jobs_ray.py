@@ -136,7 +136,9 @@ def test_an_interrupted_run_resumes_into_the_same_out_with_each_image_once(data,
         raise Interrupt
 
     with pytest.raises(Interrupt):
-        score_images(model, listing, out, workers=2, batch_size=1, part_rows=2, on_part=crash)
+        # part_seconds out of reach: on a loaded machine the actors' start alone outlasts the default 30 s,
+        # and the timed flush would commit a one-row part.
+        score_images(model, listing, out, workers=2, batch_size=1, part_rows=2, part_seconds=3600, on_part=crash)
     first = pq.read_table(out / "scores.parquet").column("image").to_pylist()
     assert 2 <= len(first) < 10 and not (out / "scores.csv").exists()
 
