@@ -350,9 +350,9 @@ NOTES = """
   magnetic_tile with `--max-test-normals 100` as its kNN cell; nothing was chosen on any of these figures.
   (1) Written down 07:49 UTC before any of them: 1 and 3 clicks at N = 10, ground truth and 5 clicks at N = 5
   and all: `python bench/seg_label_cost.py --lopo-heads runs/click_lopo_R --tag residual-feat --no-knn
-  --labels click1 click3 --n 10` and `... --labels gt click5 --n 5 all` (ran 07:50-11:55, over two sessions).
+  --labels click1 click3 --n 10` and `... --labels gt click5 --n 5 all` (ran 07:50-08:18 and 11:16-11:45, over two sessions).
   (2) Written down 11:18 before any figure: the two done-when cells again with seg-train seeds 1 and 2
-  (`... --labels gt click5 --n 10 --train-seed 1`, then `--train-seed 2`, the latter added at 12:06 after
+  (`... --labels gt click5 --n 10 --train-seed 1`, then `--train-seed 2`, the latter added at 12:05 after
   seed 1 had shown ball_screw's ground-truth cell moving from 57.9 to 37.2). The split, the labelled images and
   the click masks stay; seg-train's sampling of reference, negatives and synthetic defects and its crops change.
 - Mean pixel AP over the five products (kNN 38.2):
