@@ -282,7 +282,10 @@ def report() -> str:
     for cell in sorted(by_cell):
         if cell.startswith("click5_n10_lopo-"):
             tag = cell.removeprefix("click5_n10_lopo-")
-            checks.append((f"`--lopo-heads ... --tag {tag}`: as the second run, {TAGS.get(tag, 'other fold heads')} "
+            base, _, seed = tag.rpartition("_s")
+            what = (f"the {base} cells again with seg-train seed {seed} (`--train-seed {seed}`: seed noise)"
+                    if base in TAGS and seed.isdigit() else TAGS.get(tag, "other fold heads"))
+            checks.append((f"`--lopo-heads ... --tag {tag}`: as the second run, {what} "
                            f"(see the notes)", by_cell[cell], by_cell.get(f"gt_n10_lopo-{tag}", {})))
     for what, clicks, gts in checks:
         common = sorted(set(clicks) & set(gts) & set(by_cell.get("knn", {})), key=order.get)
@@ -339,8 +342,6 @@ TAGS = {
     "1200": "fold heads trained 1200 steps",
     "residual": "residual-only fold heads (runs/click_lopo_R), seg-train kept residual-only (--residual-only)",
     "residual-feat": "residual-only fold heads, seg-train growing a feature input (its default)",
-    "residual-feat_s1": "the residual-feat cells again with seg-train seed 1 (`--train-seed 1`: seed noise)",
-    "residual-feat_s2": "the residual-feat cells again with seg-train seed 2 (`--train-seed 2`: seed noise)",
 }
 
 NOTES = """
@@ -374,6 +375,7 @@ NOTES = """
   weight average or an ensemble of seeds would be the first things to try, chosen on a hold-out).
 - seg-train at its defaults: 48-211 s of steps plus 1-29 s of features a training (at most 3.5 min; the slow
   ones ran two at a time on the 2 cores).
+
 ## Fourth run (2026-12-02/03, tenth and eleventh sessions): residual-only click heads, seg-train with and without features
 
 - Why: issue #14 made the click head residual-only (it had learned its training products from their
