@@ -50,3 +50,25 @@ def test_ray_engine_reproduces_detect_model_and_a_rerun_adds_no_rows(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "ray" / "scores.csv")))
     assert len(rows) == 3
     assert {r["image"]: float(r["score"]) for r in rows} == pytest.approx(scores(tmp_path / "plain"), rel=1e-6)
+
+
+def test_no_progress_keeps_fit_and_detect_quiet_and_their_scores(tmp_path, capfd):
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    for i in range(4):
+        save_png_atomic(tmp_path / "normal" / f"{i}.png", surface(rng, 96))
+    for i in range(4):
+        save_png_atomic(tmp_path / "images" / f"{i}.png", surface(rng, 96))
+    common = ["--images", str(tmp_path / "images"), "--image-size", "96"]
+    assert main(["detect", "--normal", str(tmp_path / "normal"), *common, "--out", str(tmp_path / "bars")]) == 0
+    assert "scoring" in capfd.readouterr().err
+    assert main(["fit", "--normal", str(tmp_path / "normal"), "--image-size", "96", "--out", str(tmp_path / "m"),
+                 "--no-progress"]) == 0
+    assert main(["detect", "--model", str(tmp_path / "m"), *common, "--out", str(tmp_path / "quiet"), "--no-progress"]) == 0
+    assert main(["detect", "--normal", str(tmp_path / "normal"), *common, "--out", str(tmp_path / "quiet2"),
+                 "--no-progress"]) == 0
+    err = capfd.readouterr().err
+    assert "scoring" not in err and "img/s" not in err, err
+    assert scores(tmp_path / "quiet") == pytest.approx(scores(tmp_path / "bars"), rel=1e-6)
+    assert scores(tmp_path / "quiet2") == scores(tmp_path / "bars")

@@ -29,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=arguments.finite_float, default=None,
                    help="flag images scoring above this (default: the normal images' own leave-one-out maximum)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning instead of stopping")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs and scripts)")
     add_detector_arguments(p)
     add_ray_arguments(p)
     p.set_defaults(func=run_detect)
@@ -57,7 +58,7 @@ def run_detect(args: argparse.Namespace) -> int:
         summary = detect_folder(args.normal, args.images, args.out, detector_kwargs(args, model_may_be_fitted=True), method=args.method,
                                 threshold=args.threshold, skip_bad=args.skip_bad,
                                 class_maps=getattr(args, "class_maps", False), model=None if seg else args.model,
-                                save_maps=args.save_maps)
+                                save_maps=args.save_maps, progress=not args.no_progress)
     except ImageLoadError as err:
         raise ImageLoadError(f"{err} (with defectlab detect, --skip-bad skips unreadable files)") from err
     print(summary)

@@ -54,6 +54,7 @@ def detect_folder(
     class_maps: bool = False,
     model: Path | None = None,
     save_maps: bool = False,
+    progress: bool = True,
 ) -> str:
     """Score ``images_dir`` with a detector fitted on ``normal_dir``, or loaded from ``model`` (then fit is skipped)."""
     on_error = "skip" if skip_bad else "raise"
@@ -71,7 +72,10 @@ def detect_folder(
         normal_arrays, normal_paths = load_images(normal_files, on_error=on_error)
         if not normal_arrays:
             raise DataError(f"none of the normal images in {path_text(normal_dir)} can be read")
-        detector = create_detector(method, **detector_kwargs).fit(normal_arrays)
+        detector = create_detector(method, **detector_kwargs)
+        if hasattr(detector, "progress"):
+            detector.progress = progress
+        detector.fit(normal_arrays)
         source = f"{len(normal_paths)} normal images from {path_text(normal_dir)}; method {method} {detector_kwargs}"
     fit_seconds = time.perf_counter() - start
     if threshold is None:
@@ -94,7 +98,7 @@ def detect_folder(
     todo = [p for p in image_paths if str(p) not in done]
     (out / "overlays").mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    with tqdm(total=len(image_paths), initial=len(scored), desc="scoring", unit="img") as bar:
+    with tqdm(total=len(image_paths), initial=len(scored), desc="scoring", unit="img", disable=not progress) as bar:
         # a chunk per call lets the detector score its images side by side (detect.parallel)
         size = chunk_size(detector)
         for first in range(0, len(todo), size):
@@ -139,7 +143,8 @@ def detect_folder(
         return page.render(row), row.flagged, sheet, csv_row
 
     # PNG and JPEG encoders release the GIL, so threads draw side by side
-    with tqdm(total=len(scored), desc="overlays and report", unit="img", disable=len(scored) < 32) as bar:
+    with tqdm(total=len(scored), desc="overlays and report", unit="img",
+              disable=not progress or len(scored) < 32) as bar:
         drawn = map_in_order(draw, list(enumerate(scored)), workers_for(len(scored)), bar.update)
     rows, top = [], []
     for row_html, flagged, sheet, csv_row in drawn:
