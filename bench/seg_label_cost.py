@@ -354,7 +354,9 @@ NOTES = """
   --labels click1 click3 --n 10` and `... --labels gt click5 --n 5 all` (ran 07:50-08:18 and 11:16-11:45, over two sessions).
   (2) Written down 11:18 before any figure: the two done-when cells again with seg-train seeds 1 and 2
   (`... --labels gt click5 --n 10 --train-seed 1`, then `--train-seed 2`, the latter added at 12:05 after
-  seed 1 had shown ball_screw's ground-truth cell moving from 57.9 to 37.2). The split, the labelled images and
+  seed 1 had shown ball_screw's ground-truth cell moving from 57.9 to 37.2). (3) Written down 12:51 before any
+  figure: 1 and 3 clicks at N = 5 and all (`... --labels click1 click3 --n 5 all`), which completes the grid;
+  ran 12:51-13:34. The split, the labelled images and
   the click masks stay; seg-train's sampling of reference, negatives and synthetic defects and its crops change.
 - Mean pixel AP over the five products (kNN 38.2):
 
@@ -362,8 +364,8 @@ NOTES = """
   |---|---|---|---|
   | ground truth | 60.1 | 67.3 (3 seeds: 65.5) | 77.6 |
   | 5 clicks | 46.9 | 53.0 (3 seeds: 52.7) | 69.0 |
-  | 3 clicks | | 49.3 | |
-  | 1 click | | 40.8 | |
+  | 3 clicks | 44.7 | 49.3 | 63.2 |
+  | 1 click | 38.9 | 40.8 | 47.1 |
 
   Labelling every image of the training half with 5 clicks (69.0, +30.8 over kNN) beats 10 images with
   ground-truth masks (67.3): more click-labelled images buy what cleaner masks of fewer would. At N = 10 the
