@@ -52,6 +52,11 @@ def device(text: str) -> str:
     return text
 
 
+def add_no_progress(parser) -> None:
+    """--no-progress, as every command with progress bars takes it."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs and scripts)")
+
+
 def folder(text: str) -> Path:
     """An existing folder (a folder to read from; output folders are created instead)."""
     path = Path(text)

@@ -31,7 +31,7 @@ def add_run_arguments(parser, seed: int, seed_help: str) -> None:
     parser.add_argument("--threads", type=arguments.positive_int, default=1,
                         help="torch threads (default: %(default)s; two threads spin-wait on each other on a "
                              "shared 2-core machine)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    arguments.add_no_progress(parser)
 
 
 def add_optimiser_arguments(parser, config) -> None:

@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=arguments.finite_float, default=None,
                    help="flag images scoring above this (default: the normal images' own leave-one-out maximum)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images with a warning instead of stopping")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs and scripts)")
+    arguments.add_no_progress(p)
     add_detector_arguments(p)
     add_ray_arguments(p)
     p.set_defaults(func=run_detect)

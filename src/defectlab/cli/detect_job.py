@@ -72,10 +72,7 @@ def detect_folder(
         normal_arrays, normal_paths = load_images(normal_files, on_error=on_error)
         if not normal_arrays:
             raise DataError(f"none of the normal images in {path_text(normal_dir)} can be read")
-        detector = create_detector(method, **detector_kwargs)
-        if hasattr(detector, "progress"):
-            detector.progress = progress
-        detector.fit(normal_arrays)
+        detector = create_detector(method, progress=progress, **detector_kwargs).fit(normal_arrays)
         source = f"{len(normal_paths)} normal images from {path_text(normal_dir)}; method {method} {detector_kwargs}"
     fit_seconds = time.perf_counter() - start
     if threshold is None:

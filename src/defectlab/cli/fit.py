@@ -12,6 +12,7 @@ from pathlib import Path
 from ..data import ImageLoadError
 from ..data.io import list_images, load_images
 from ..detect import create_detector
+from . import arguments
 from .detector_args import add_detector_arguments, add_seg_model_argument, detector_kwargs
 
 
@@ -25,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--false-alarm-rate", type=float, default=None,
                    help="save the threshold for this share of false alarms on normal images, e.g. 0.01, "
                         "from the normal images' leave-one-out scores (default: the detector's threshold)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs and scripts)")
+    arguments.add_no_progress(p)
     add_detector_arguments(p)
     add_seg_model_argument(p)
     p.set_defaults(func=run_fit)
@@ -36,10 +37,7 @@ def run_fit(args: argparse.Namespace) -> int:
         normal, paths = load_images(list_images(args.normal), on_error="skip" if args.skip_bad else "raise")
     except ImageLoadError as err:
         raise ImageLoadError(f"{err}\n(with defectlab fit, --skip-bad skips unreadable files)") from err
-    detector = create_detector(args.method, **detector_kwargs(args))
-    if hasattr(detector, "progress"):
-        detector.progress = not args.no_progress
-    detector.fit(normal)
+    detector = create_detector(args.method, progress=not args.no_progress, **detector_kwargs(args)).fit(normal)
     if args.false_alarm_rate is not None:
         detector.threshold_ = detector.threshold_at(args.false_alarm_rate)
     written = detector.save(args.out)
