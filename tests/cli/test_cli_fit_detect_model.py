@@ -1,6 +1,7 @@
 """fit -> detect --model -> export -> detect --model model.onnx gives the scores of detect --normal."""
 
 import csv
+import json
 
 import pytest
 
@@ -70,5 +71,6 @@ def test_no_progress_keeps_fit_and_detect_quiet_and_their_scores(tmp_path, capfd
                  "--no-progress"]) == 0
     err = capfd.readouterr().err
     assert "scoring" not in err and "img/s" not in err, err
+    assert "progress" not in json.loads((tmp_path / "m.json").read_text())["params"]  # not baked into the model
     assert scores(tmp_path / "quiet") == pytest.approx(scores(tmp_path / "bars"), rel=1e-6)
     assert scores(tmp_path / "quiet2") == scores(tmp_path / "bars")

@@ -117,7 +117,8 @@ class Detector(ABC):
                                    {**state, "threshold": self.threshold_}, arrays)
 
     def _saved_params(self) -> dict[str, Any]:
-        return {k: v.name if isinstance(v, Backbone) else v for k, v in self.get_params().items()}
+        # progress is how the fit was shown, not what it learnt: a model loads with the default, whoever fitted it
+        return {k: v.name if isinstance(v, Backbone) else v for k, v in self.get_params().items() if k != "progress"}
 
     def _method_name(self) -> str:
         for name in DETECTORS:
