@@ -226,6 +226,12 @@ def run_product(product: str, args) -> None:
               f"image AUROC {info['image_AUROC']:.1f}", flush=True)
 
 
+def split_seed(name: str) -> tuple[str, int | None]:
+    """(name without its ``_sSEED`` suffix, SEED) for a ``--train-seed`` cell or tag, else (name, None)."""
+    base, _, seed = name.rpartition("_s")
+    return (base, int(seed)) if base and seed.isdigit() else (name, None)
+
+
 def run_tag(cell: str) -> str:
     """", tag T" for a cell of a ``--tag T`` run (its fold heads share their file names with the first run's)."""
     return f", tag {cell.split('_lopo-', 1)[1]}" if "_lopo-" in cell else ""
@@ -282,11 +288,16 @@ def report() -> str:
     for cell in sorted(by_cell):
         if cell.startswith("click5_n10_lopo-"):
             tag = cell.removeprefix("click5_n10_lopo-")
-            base, _, seed = tag.rpartition("_s")
+            base, seed = split_seed(tag)
             what = (f"the {base} cells again with seg-train seed {seed} (`--train-seed {seed}`: seed noise)"
-                    if base in TAGS and seed.isdigit() else TAGS.get(tag, "other fold heads"))
+                    if seed is not None and base in TAGS else TAGS.get(tag, "other fold heads"))
             checks.append((f"`--lopo-heads ... --tag {tag}`: as the second run, {what} "
                            f"(see the notes)", by_cell[cell], by_cell.get(f"gt_n10_lopo-{tag}", {})))
+    noise, seed_means = seed_noise(by_cell, order)
+    for base, clicks in seed_means.items():
+        if base.startswith("click5_n10"):
+            checks.append((f"the means over seg-train seeds of {base} (see the seed noise below)", clicks,
+                           seed_means.get(base.replace("click5_n10", "gt_n10", 1), {})))
     for what, clicks, gts in checks:
         common = sorted(set(clicks) & set(gts) & set(by_cell.get("knn", {})), key=order.get)
         if not common:
@@ -297,44 +308,36 @@ def report() -> str:
         lines.append(f"- {what}, {len(common)} products ({', '.join(common)}): 5-click masks of 10 images {click:.1f} "
                      f"vs patch kNN {knn:.1f} ({click - knn:+.1f} points; needed >= +20); vs ground-truth masks of "
                      f"the same 10 images {gt:.1f} ({100 * click / gt:.1f} % of it; needed >= 90 %).")
-    lines += seed_noise(by_cell, order)
+    lines += noise
     return "\n".join(lines) + "\n" + NOTES
 
 
-def seed_noise(by_cell: dict[str, dict[str, float]], order: dict[str, int]) -> list[str]:
-    """Per product, the cells run again with other seg-train seeds (``--train-seed``): each seed, mean and spread."""
+def seed_noise(by_cell: dict[str, dict[str, float]], order: dict[str, int]) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """Per product, the cells run again with other seg-train seeds (``--train-seed``): each seed, mean and spread.
+
+    Returns the report's lines and, per base cell, each product's mean over the seeds."""
     seeds: dict[str, dict[int, dict[str, float]]] = {}
     for cell, per in by_cell.items():
-        base, _, seed = cell.rpartition("_s")
-        if base and seed.isdigit() and base in by_cell:
-            seeds.setdefault(base, {0: by_cell[base]})[int(seed)] = per
-    out, seed_means = [], {}
+        base, seed = split_seed(cell)
+        if seed is not None and base in by_cell:
+            seeds.setdefault(base, {0: by_cell[base]})[seed] = per
+    out, seed_means = [], {}  # base cell -> product -> mean over its seeds
     for base, runs in sorted(seeds.items()):
         products = sorted(set.intersection(*(set(per) for per in runs.values())), key=order.get)
         if not products:
             continue
         out += ["", f"Seed noise of {base} (seg-train seeds {', '.join(map(str, sorted(runs)))}; split, labelled images "
                 "and click masks unchanged): pixel AP per seed, mean, max - min", ""]
-        means = []
+        means = seed_means[base] = {}
         for p in products:
             values = [runs[k][p] for k in sorted(runs)]
-            means.append(np.mean(values))
-            seed_means.setdefault(base, {})[p] = float(np.mean(values))
+            means[p] = float(np.mean(values))
             out.append(f"- {p}: {' / '.join(f'{v:.1f}' for v in values)}; mean {np.mean(values):.1f}, "
                        f"spread {max(values) - min(values):.1f}")
         per_seed = [np.mean([runs[k][p] for p in products]) for k in sorted(runs)]
         out.append(f"- mean over the {len(products)} products: {' / '.join(f'{v:.1f}' for v in per_seed)}; "
-                   f"mean {np.mean(means):.1f}")
-    for base, clicks in seed_means.items():  # the done-when on the seeds' means
-        gts = seed_means.get(base.replace("click5_n10", "gt_n10", 1), {}) if base.startswith("click5_n10") else {}
-        common = sorted(set(clicks) & set(gts) & set(by_cell.get("knn", {})), key=order.get)
-        if common:
-            click, gt = np.mean([clicks[p] for p in common]), np.mean([gts[p] for p in common])
-            knn = np.mean([by_cell["knn"][p] for p in common])
-            out += ["", f"Done-when on the seeds' means, {len(common)} products: 5-click masks of 10 images {click:.1f} vs "
-                    f"patch kNN {knn:.1f} ({click - knn:+.1f} points; needed >= +20); vs ground-truth masks {gt:.1f} "
-                    f"({100 * click / gt:.1f} %; needed >= 90 %)."]
-    return out
+                   f"mean {np.mean(list(means.values())):.1f}")
+    return out, seed_means
 
 
 # What each --tag run changed against the second run, for the done-when lines.
