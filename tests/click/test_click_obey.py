@@ -108,3 +108,33 @@ def test_every_click_is_obeyed_on_real_images():
                 assert (prob[y, x] > 0.5) == click.positive, where
                 assert not np.array_equal(new, mask), where
                 mask = new
+
+
+def test_a_click_disk_is_measured_in_image_pixels_not_model_pixels(tiny_model):
+    """On a photo the model sees at 0.4x, the default 5 px disk stays 5 image px (the baselines' disk), not 12.5."""
+    rng = np.random.default_rng(2)
+    reference = tiny_model.reference([texture(rng, 160, 320) for _ in range(3)])
+    image = texture(np.random.default_rng(7), 160, 320)
+    kw = dict(model=tiny_model, fill=False, drop_rejected=False)
+    head = ClickSession(image, reference, obey=False, **kw)
+    small = ClickSession(image, reference, **kw)  # disk = 5 image px, the default
+    large = ClickSession(image, reference, disk=None, **kw)  # 5 px at model resolution
+    assert small.features.size[1] / image.shape[1] == pytest.approx(0.4, abs=0.02)
+    for s in (head, small, large):
+        s.add_click(160, 80, True)
+    yy, xx = np.mgrid[:160, :320]
+    d = np.hypot(xx - 160, yy - 80)
+    inside = d <= 3
+    for s in (small, large):
+        assert s.mask[inside].all() and (s.probability[inside] > 0.99).all()
+    # beyond the small disk (and the one model pixel that upsampling blurs it by): the head's answer
+    beyond = (d >= 9) & (d <= 11)
+    assert np.array_equal(small.probability[beyond], head.probability[beyond])
+    assert (large.probability[(d >= 7) & (d <= 9)] > 0.99).all()
+
+
+@pytest.mark.parametrize("disk", [0, -2.0, float("nan")])
+def test_a_disk_that_is_no_radius_is_refused(tiny_model, disk):
+    reference = tiny_model.reference([texture(np.random.default_rng(3)) for _ in range(2)])
+    with pytest.raises(ValueError, match="disk"):
+        ClickSession(texture(np.random.default_rng(4)), reference, model=tiny_model, disk=disk)

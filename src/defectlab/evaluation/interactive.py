@@ -96,7 +96,7 @@ class ADClickMethod:
         self.model = model
         self.use_prompt = use_prompt
         self.name = name
-        self.session_options = session_options  # ClickSession keywords: drop_rejected, fill, obey, gate
+        self.session_options = session_options  # ClickSession keywords: drop_rejected, fill, obey, gate, disk
 
     def start(self, context: ImageContext) -> None:
         from ..click.session import ClickSession
@@ -191,9 +191,8 @@ class MethodOptions:
 CLICK_METHODS: Registry = Registry("click method")
 
 
-def _adclick(label: str, prompt: bool = True, fill: bool = True, obey: bool = True, gate: bool = False):
-    return lambda o: ADClickMethod(o.model(), prompt, label, drop_rejected=o.drop_rejected, fill=fill, obey=obey,
-                                   gate=gate)
+def _adclick(label: str, prompt: bool = True, **session_options):
+    return lambda o: ADClickMethod(o.model(), prompt, label, drop_rejected=o.drop_rejected, **session_options)
 
 
 def _sam(o: MethodOptions):
@@ -214,6 +213,7 @@ CLICK_METHODS.register("adclick-noprompt", _adclick("ADClick (no prompt)", promp
 CLICK_METHODS.register("adclick-nofill", _adclick("ADClick (no fill)", fill=False))
 CLICK_METHODS.register("adclick-noobey", _adclick("ADClick (clicks not enforced)", obey=False))
 CLICK_METHODS.register("adclick-gate", _adclick("ADClick (residual gate)", gate=True))
+CLICK_METHODS.register("adclick-modeldisk", _adclick("ADClick (click disks at model resolution)", disk=None))
 CLICK_METHODS.register("adclick-walk", lambda o: ADClickWalk(o.model(), True, "ADClick + random walker",
                                                              drop_rejected=o.drop_rejected))
 CLICK_METHODS.register("grabcut", lambda o: GrabCut())
