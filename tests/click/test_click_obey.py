@@ -138,3 +138,22 @@ def test_a_disk_that_is_no_radius_is_refused(tiny_model, disk):
     reference = tiny_model.reference([texture(np.random.default_rng(3)) for _ in range(2)])
     with pytest.raises(ValueError, match="disk"):
         ClickSession(texture(np.random.default_rng(4)), reference, model=tiny_model, disk=disk)
+
+
+def test_grabcut_carves_the_heads_blob_to_the_pixels_that_look_like_the_click():
+    from defectlab.click.colour import grabcut_refine
+
+    rng = np.random.default_rng(0)
+    image = np.clip(rng.normal(170, 6, (80, 120, 3)), 0, 255).astype(np.uint8)
+    image[38:42, 20:100] = 40  # a thin dark crack
+    logits = np.full((80, 120), -6.0, np.float32)
+    yy, xx = np.mgrid[:80, :120]
+    logits[(yy - 40) ** 2 + (xx - 50) ** 2 <= 15**2] = 4.0  # the head's round blob at the click
+    out = grabcut_refine(logits, [Click(50, 40, True)], (1.0, 1.0), 2, 0.0, image)
+    crack = np.zeros((80, 120), bool)
+    crack[38:42, 20:100] = True
+    mask = out > 0
+    assert mask[38:42, 36:65].all()  # the crack under the blob stays
+    assert mask[39:41, 66:78].all()  # and grows along the crack within the window beyond the blob
+    assert mask[~crack].sum() < 20  # the blob's surface is carved away
+    assert np.array_equal(grabcut_refine(logits, [Click(5, 5, False)], (1.0, 1.0), 2, 0.0, image), logits)

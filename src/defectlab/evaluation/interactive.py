@@ -96,7 +96,7 @@ class ADClickMethod:
         self.model = model
         self.use_prompt = use_prompt
         self.name = name
-        self.session_options = session_options  # ClickSession keywords: drop_rejected, fill, obey, gate, disk
+        self.session_options = session_options  # ClickSession keywords: drop_rejected, fill, obey, gate, disk, grabcut
 
     def start(self, context: ImageContext) -> None:
         from ..click.session import ClickSession
@@ -213,7 +213,9 @@ CLICK_METHODS.register("adclick-noprompt", _adclick("ADClick (no prompt)", promp
 CLICK_METHODS.register("adclick-nofill", _adclick("ADClick (no fill)", fill=False))
 CLICK_METHODS.register("adclick-noobey", _adclick("ADClick (clicks not enforced)", obey=False))
 CLICK_METHODS.register("adclick-gate", _adclick("ADClick (residual gate)", gate=True))
-CLICK_METHODS.register("adclick-modeldisk", _adclick("ADClick (click disks at model resolution)", disk=None))
+CLICK_METHODS.register("adclick-nograbcut", _adclick("ADClick (no GrabCut refinement)", grabcut=False))
+CLICK_METHODS.register("adclick-modeldisk-nograbcut", _adclick("ADClick (model-resolution disks, no GrabCut: before session 13)",
+                                                                disk=None, grabcut=False))
 CLICK_METHODS.register("adclick-walk", lambda o: ADClickWalk(o.model(), True, "ADClick + random walker",
                                                              drop_rejected=o.drop_rejected))
 CLICK_METHODS.register("grabcut", lambda o: GrabCut())
