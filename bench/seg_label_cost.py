@@ -345,6 +345,8 @@ TAGS = {
     "1200": "fold heads trained 1200 steps",
     "residual": "residual-only fold heads (runs/click_lopo_R), seg-train kept residual-only (--residual-only)",
     "residual-feat": "residual-only fold heads, seg-train growing a feature input (its default)",
+    "disk5": "as residual-feat, click masks with the click disks 5 px in the image (session 13)",
+    "grabcut": "as disk5, click masks with GrabCut around the head's mask (session 13's default)",
 }
 
 NOTES = """

@@ -157,3 +157,17 @@ def test_grabcut_carves_the_heads_blob_to_the_pixels_that_look_like_the_click():
     assert mask[39:41, 66:78].all()  # and grows along the crack within the window beyond the blob
     assert mask[~crack].sum() < 20  # the blob's surface is carved away
     assert np.array_equal(grabcut_refine(logits, [Click(5, 5, False)], (1.0, 1.0), 2, 0.0, image), logits)
+
+
+def test_grabcut_cuts_a_large_window_on_a_downscaled_copy_and_keeps_the_answer():
+    from defectlab.click.colour import MAX_SIDE, grabcut_refine
+
+    rng = np.random.default_rng(1)
+    image = np.clip(rng.normal(170, 6, (400, 400, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:400, :400]
+    dark = (yy - 200) ** 2 + (xx - 200) ** 2 <= 100**2
+    image[dark] = 50
+    logits = np.where((yy - 200) ** 2 + (xx - 200) ** 2 <= 140**2, 4.0, -6.0).astype(np.float32)  # overpainted by 40 px
+    assert 2 * 140 > MAX_SIDE  # the window is cut on a downscaled copy
+    mask = grabcut_refine(logits, [Click(200, 200, True)], (1.0, 1.0), 5, 0.0, image) > 0
+    assert (mask & dark).sum() / (mask | dark).sum() > 0.95
