@@ -31,6 +31,7 @@ def test_defaults_are_loopback_copy_and_no_token(tmp_path):
     assert args.func is cli.run_label
     assert parse(str(tmp_path), "--normal", str(tmp_path), "--link").placement == "link"
     assert args.fill and not parse(str(tmp_path), "--normal", str(tmp_path), "--no-fill").fill
+    assert args.grabcut and not parse(str(tmp_path), "--normal", str(tmp_path), "--no-grabcut").grabcut
     with pytest.raises(SystemExit):
         parse(str(tmp_path), "--normal", str(tmp_path), "--link", "--copy")
 

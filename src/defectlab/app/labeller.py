@@ -44,14 +44,17 @@ class ADClickEngine:
     ``checkpoint`` is a .safetensors file from ``defectlab click-train``
     (None: the one shipped with the package); ``model`` an already loaded
     ``ClickModel``, which tests and benchmarks use; ``fill``: sessions fill
-    between clicks (``ClickSession(fill=...)``, on by default).
+    between clicks (``ClickSession(fill=...)``, on by default); ``grabcut``:
+    GrabCut around the model's mask (``ClickSession(grabcut=...)``, on by default).
     """
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None, fill: bool = True):
+    def __init__(self, checkpoint: str | os.PathLike | None = None, model: object | None = None, fill: bool = True,
+                 grabcut: bool = True):
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self._model = model
         self._model_lock = threading.Lock()  # the precompute worker and warm_up may both ask first
         self.fill = fill
+        self.grabcut = grabcut
 
     def model(self):
         with self._model_lock:
@@ -75,7 +78,8 @@ class ADClickEngine:
     def session(self, image: np.ndarray, reference: object, prompt: str | None) -> object:
         from defectlab.click import ClickSession
 
-        return ClickSession(image, normal_images=reference, prompt=prompt, model=self.model(), fill=self.fill)
+        return ClickSession(image, normal_images=reference, prompt=prompt, model=self.model(), fill=self.fill,
+                            grabcut=self.grabcut)
 
 
 class Labeller:

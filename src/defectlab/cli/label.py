@@ -53,6 +53,9 @@ def register(sub) -> None:
     p.add_argument("--no-fill", dest="fill", action="store_false",
                    help="do not fill between clicks (by default a random walker over the model's mask fills the "
                         "space between positive clicks that no image edge separates: large, faint defects)")
+    p.add_argument("--no-grabcut", dest="grabcut", action="store_false",
+                   help="leave the mask to the model (by default GrabCut, started from the model's mask, relabels a "
+                        "window around it so that the mask follows the pixels that look like the clicked ones)")
     p.add_argument("--engine", choices=("adclick", "fake"), default="adclick",
                    help="adclick: the model (default); fake: paints a disk per click, to try the app without it")
     p.set_defaults(func=run_label)
@@ -69,7 +72,7 @@ def build_app(args: argparse.Namespace, token: str | None):
     else:
         from ..app.labeller import ADClickEngine
 
-        engine = ADClickEngine(args.checkpoint, fill=args.fill)
+        engine = ADClickEngine(args.checkpoint, fill=args.fill, grabcut=args.grabcut)
         # Load now: a missing or broken checkpoint is one line at startup, not
         # an error on the first image in the browser.
         print("defectlab label: loading the ADClick model…", flush=True)
