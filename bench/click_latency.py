@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-fill", dest="fill", action="store_false", help="sessions with fill=False (no fill between clicks)")
     ap.add_argument("--no-obey", dest="obey", action="store_false", help="sessions with obey=False (clicks not enforced; ablation)")
+    ap.add_argument("--no-grabcut", dest="grabcut", action="store_false", help="sessions with grabcut=False (the head's mask, no GrabCut refinement)")
     ap.add_argument("--out", default=None, help="default: bench/results/click_latency.md, or click_latency_nofill.md with --no-fill")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -70,7 +71,8 @@ def main() -> None:
     precompute, per_click, sizes = [], [], []
     for s in samples:
         t0 = time.perf_counter()
-        session = ClickSession(s.image_path, reference, prompt=s.anomaly_type, model=model, fill=args.fill, obey=args.obey)
+        session = ClickSession(s.image_path, reference, prompt=s.anomaly_type, model=model, fill=args.fill, obey=args.obey,
+                               grabcut=args.grabcut)
         precompute.append(time.perf_counter() - t0)
         sizes.append(session.features.size)
         gt = load_gt_mask(s)
