@@ -346,7 +346,8 @@ TAGS = {
     "residual": "residual-only fold heads (runs/click_lopo_R), seg-train kept residual-only (--residual-only)",
     "residual-feat": "residual-only fold heads, seg-train growing a feature input (its default)",
     "disk5": "as residual-feat, click masks with the click disks 5 px in the image (session 13)",
-    "grabcut": "as disk5, click masks with GrabCut around the head's mask (session 13's default)",
+    "grabcut": "as disk5, click masks with GrabCut around the head's mask, its window at most 160 px (session 13)",
+    "grabcut64": "as grabcut, GrabCut's window at most 64 px with a sure-background frame (the default since session 14)",
 }
 
 NOTES = """

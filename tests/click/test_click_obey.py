@@ -171,3 +171,19 @@ def test_grabcut_cuts_a_large_window_on_a_downscaled_copy_and_keeps_the_answer()
     assert 2 * 140 > MAX_SIDE  # the window is cut on a downscaled copy
     mask = grabcut_refine(logits, [Click(200, 200, True)], (1.0, 1.0), 5, 0.0, image) > 0
     assert (mask & dark).sum() / (mask | dark).sum() > 0.95
+
+
+def test_grabcut_keeps_a_defect_that_runs_off_the_image_edge():
+    from defectlab.click.colour import grabcut_refine
+
+    # The window's frame is sure background only where a ring beyond the mask exists: a side clipped by the image
+    # border stays probable, so a defect cut by the border keeps its pixels there.
+    rng = np.random.default_rng(2)
+    image = np.clip(rng.normal(170, 6, (200, 200, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:200, :200]
+    dark = (yy - 100) ** 2 + xx**2 <= 60**2  # a half disk on the left edge
+    image[dark] = 50
+    logits = np.where(dark & (xx >= 8), 4.0, -6.0).astype(np.float32)  # the head missed the strip at the border
+    mask = grabcut_refine(logits, [Click(20, 100, True)], (1.0, 1.0), 5, 0.0, image) > 0
+    assert mask[:, 0][dark[:, 0]].mean() > 0.9  # (a frame there too would leave only the click disk)
+    assert (mask & dark).sum() / (mask | dark).sum() > 0.9
