@@ -351,6 +351,23 @@ TAGS = {
 }
 
 NOTES = """
+## Seventh run (2026-12-03, fourteenth session): the click masks of the 64 px window with its frame
+
+- Why: issue #14 brought GrabCut's window down to at most 64 px (a click's p95 had been 121-204 ms at 160 px) and
+  made its frame sure background (bench/results/click_lopo_disk.md, steps 8-9), so the click masks changed again.
+  Everything else as the sixth run.
+- Order, a measurement: 19:16 UTC a `--tag grabcut64` run of the 64 px window without the frame was started and
+  killed at 19:18 before any figure (the unit test that led to the frame failed first); 19:24, with the frame the
+  default and before any figure, `python bench/seg_label_cost.py --lopo-heads runs/click_lopo_R --tag grabcut64
+  --no-knn --labels gt click5 --n 10` (magnetic_tile and commutator with `--max-test-normals 100`, which changes
+  nothing for commutator's 30 test normals), done 19:50. Nothing was chosen on these figures.
+- Mean pixel AP over the five products at N = 10 (kNN 38.2): 5 clicks 54.6 (+16.4 over kNN, 81.5 % of ground
+  truth 67.0); the 160 px window's masks gave 55.8, a tie at one seed. Per product, 5-click mIoU / pixel AP, 160 px ->
+  64 px with frame: magnetic_tile 0.438 / 26.9 -> 0.450 / 25.9; metal_plate 0.737 / 95.8 -> 0.450 / 91.5 (the
+  collapse of #14's notes: on large defects GrabCut keeps only the click disks); ball_screw 0.511 / 43.2 -> 0.623 /
+  47.3; commutator 0.412 / 32.9 -> 0.511 / 42.6; battery_weld 0.623 / 80.3 -> 0.372 / 65.7. The done-when (+20
+  points and 90 %) is still not met.
+
 ## Sixth run (2026-12-03, thirteenth session): the click masks of issue #14's new defaults
 
 - Why: issue #14 changed ClickSession's defaults twice this session, each chosen on its inner folds before the

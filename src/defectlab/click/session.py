@@ -145,8 +145,8 @@ class ClickSession:
     grabcut: relabel a window around the head's mask with GrabCut
         initialised from it (:mod:`defectlab.click.colour`), so that the mask
         follows the pixels that look like the clicked ones; on by default
-        (chosen on the inner folds: fewer clicks, better mIoU@5, a lower
-        AP@5 of the soft map, ``bench/results/click_lopo_disk.md``).
+        (chosen on the inner folds by clicks and mIoU@5,
+        ``bench/results/click_lopo_disk.md``).
     """
 
     def __init__(
