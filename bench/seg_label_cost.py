@@ -367,6 +367,11 @@ NOTES = """
   collapse of #14's notes: on large defects GrabCut keeps only the click disks); ball_screw 0.511 / 43.2 -> 0.623 /
   47.3; commutator 0.412 / 32.9 -> 0.511 / 42.6; battery_weld 0.623 / 80.3 -> 0.372 / 65.7. The done-when (+20
   points and 90 %) is still not met.
+- Seed noise, written down 20:02 before any figure and run as a measurement: the 5-click cell with seg-train seed 1
+  (`... --tag grabcut64 --labels click5 --n 10 --train-seed 1`): 20.3 / 88.6 / 37.9 / 41.7 / 68.5, mean 51.4 (seed 0
+  54.6; the two seeds' mean 53.0, the same as session 12's 5-click cell at seed 0). ball_screw moved 9.4 points,
+  magnetic_tile 5.6: the click-mask changes of sessions 13-14 did not move seg-train's five-product mean beyond
+  its seed noise.
 
 ## Sixth run (2026-12-03, thirteenth session): the click masks of issue #14's new defaults
 
