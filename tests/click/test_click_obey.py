@@ -156,6 +156,7 @@ def test_grabcut_carves_the_heads_blob_to_the_pixels_that_look_like_the_click():
     assert mask[38:42, 36:65].all()  # the crack under the blob stays
     assert mask[39:41, 66:78].all()  # and grows along the crack within the window beyond the blob
     assert mask[~crack].sum() < 20  # the blob's surface is carved away
+    assert np.array_equal(grabcut_refine(logits, [Click(50, 40, True)], (1.0, 1.0), 2, 0.0, image, keep_head=True), out)
     assert np.array_equal(grabcut_refine(logits, [Click(5, 5, False)], (1.0, 1.0), 2, 0.0, image), logits)
 
 
@@ -187,3 +188,17 @@ def test_grabcut_keeps_a_defect_that_runs_off_the_image_edge():
     mask = grabcut_refine(logits, [Click(20, 100, True)], (1.0, 1.0), 5, 0.0, image) > 0
     assert mask[:, 0][dark[:, 0]].mean() > 0.9  # (a frame there too would leave only the click disk)
     assert (mask & dark).sum() / (mask | dark).sum() > 0.9
+
+
+def test_grabcut_can_fall_back_to_the_head_when_it_keeps_nothing_but_the_clicks():
+    from defectlab.click.colour import grabcut_refine
+
+    rng = np.random.default_rng(3)
+    image = np.clip(rng.normal(170, 6, (80, 120, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:80, :120]
+    image[(yy - 40) ** 2 + (xx - 50) ** 2 <= 2**2] = 40  # only the clicked spot looks different
+    logits = np.where((yy - 40) ** 2 + (xx - 50) ** 2 <= 15**2, 4.0, -6.0).astype(np.float32)
+    clicks = [Click(50, 40, True)]
+    cut = grabcut_refine(logits, clicks, (1.0, 1.0), 2, 0.0, image) > 0
+    assert cut.sum() < 40  # GrabCut alone keeps little more than the click's disk
+    assert grabcut_refine(logits, clicks, (1.0, 1.0), 2, 0.0, image, keep_head=True) is logits

@@ -58,13 +58,16 @@ _MIN_SAMPLES = 10  # each colour model needs a few pixels (its k-means has five 
 
 
 def grabcut_refine(
-    logits: np.ndarray, clicks: Sequence[Click], scale, radius: float, level: float, image: np.ndarray
+    logits: np.ndarray, clicks: Sequence[Click], scale, radius: float, level: float, image: np.ndarray,
+    keep_head: bool = False,
 ) -> np.ndarray:
     """Logits (H, W) at model resolution with the window around the mask relabelled by GrabCut.
 
     ``image``: (H, W, 3) uint8 at model resolution (BGR or RGB: GrabCut only
     compares colours). Returns ``logits`` itself when there is no positive
-    click or nothing to decide.
+    click or nothing to decide. ``keep_head``: also return ``logits`` itself
+    when GrabCut keeps none of the head's mask outside the positive disks,
+    i.e. when its colour model shrank the answer to the clicks alone.
     """
     if not any(c.positive for c in clicks):
         return logits
@@ -97,7 +100,8 @@ def grabcut_refine(
     labels[frame & (labels == cv2.GC_PR_BGD)] = cv2.GC_BGD
     labels[small(neg[win])] = cv2.GC_BGD
     labels[small(pos[win])] = cv2.GC_FGD
-    front = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    head = labels == cv2.GC_PR_FGD
+    front = (labels == cv2.GC_FGD) | head
     if front.sum() < _MIN_SAMPLES or (~front).sum() < _MIN_SAMPLES:
         return logits
     crop = image[win] if s == 1.0 else cv2.resize(image[win], size, interpolation=cv2.INTER_AREA)
@@ -107,6 +111,8 @@ def grabcut_refine(
     except cv2.error:  # a degenerate colour model (e.g. a flat window): keep the head's answer
         return logits
     on = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if keep_head and head.any() and not (on & head).any():
+        return logits
     if s < 1.0:
         on = cv2.resize(on.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
     out = logits.copy()

@@ -147,6 +147,9 @@ class ClickSession:
         follows the pixels that look like the clicked ones; on by default
         (chosen on the inner folds by clicks and mIoU@5,
         ``bench/results/click_lopo_disk.md``).
+    grabcut_keeps_head: keep the head's answer when GrabCut drops all of
+        it outside the positive disks (an option under evaluation,
+        ``bench/results/click_lopo_keephead.md``).
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class ClickSession:
         gate: bool = False,
         disk: float | None = DEFAULT_RADIUS,
         grabcut: bool = True,
+        grabcut_keeps_head: bool = False,
     ):
         if not 0.0 < threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
@@ -200,6 +204,7 @@ class ClickSession:
         self.gate = bool(gate)
         self.disk = disk
         self.grabcut = bool(grabcut)
+        self.grabcut_keeps_head = bool(grabcut_keeps_head)
         self._fill_on = bool(fill)
         self.precompute_seconds = time.perf_counter() - start
 
@@ -406,7 +411,7 @@ class ClickSession:
         if self.gate and clicks:
             logits = residual_gate(logits, self.features.dist[0].numpy(), clicks, scale, radius, level)
         if self.grabcut and clicks:
-            logits = grabcut_refine(logits, clicks, scale, radius, level, self._rgb_u8())
+            logits = grabcut_refine(logits, clicks, scale, radius, level, self._rgb_u8(), self.grabcut_keeps_head)
         if self.obey and clicks:
             key = self._static.key[0].numpy()  # a view: the head's click keys, computed once per image
             logits = split_between_clicks(logits, clicks, scale, radius, level, key, self._rgb())
