@@ -148,8 +148,8 @@ class ClickSession:
         (chosen on the inner folds by clicks and mIoU@5,
         ``bench/results/click_lopo_disk.md``).
     grabcut_keeps_head: keep the head's answer when GrabCut drops all of
-        it outside the positive disks (an option under evaluation,
-        ``bench/results/click_lopo_keephead.md``).
+        it outside the positive disks; on by default (chosen on the inner
+        folds by a rule declared before, ``bench/results/click_lopo_keephead.md``).
     """
 
     def __init__(
@@ -167,7 +167,7 @@ class ClickSession:
         gate: bool = False,
         disk: float | None = DEFAULT_RADIUS,
         grabcut: bool = True,
-        grabcut_keeps_head: bool = False,
+        grabcut_keeps_head: bool = True,
     ):
         if not 0.0 < threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {threshold}")

@@ -214,7 +214,8 @@ CLICK_METHODS.register("adclick-nofill", _adclick("ADClick (no fill)", fill=Fals
 CLICK_METHODS.register("adclick-noobey", _adclick("ADClick (clicks not enforced)", obey=False))
 CLICK_METHODS.register("adclick-gate", _adclick("ADClick (residual gate)", gate=True))
 CLICK_METHODS.register("adclick-nograbcut", _adclick("ADClick (no GrabCut refinement)", grabcut=False))
-CLICK_METHODS.register("adclick-keephead", _adclick("ADClick (GrabCut falls back to the head)", grabcut_keeps_head=True))
+CLICK_METHODS.register("adclick-nokeephead", _adclick("ADClick (GrabCut never falls back to the head: before session 17)",
+                                                       grabcut_keeps_head=False))
 CLICK_METHODS.register("adclick-modeldisk-nograbcut", _adclick("ADClick (model-resolution disks, no GrabCut: before session 13)",
                                                                 disk=None, grabcut=False))
 CLICK_METHODS.register("adclick-walk", lambda o: ADClickWalk(o.model(), True, "ADClick + random walker",
