@@ -180,7 +180,7 @@ def run_product(product: str, args) -> None:
         head_path = work / "heads" / f"{cell}.safetensors"
         if not head_path.is_file():
             cfg = SegTrainConfig(init=init, progress=False, cache_dir=str(args.work / "cache"), features=not args.residual_only,
-                                 seed=args.train_seed, **({"iterations": args.iterations} if args.iterations else {}))
+                                 seed=args.train_seed, ignore_band=args.ignore_band, **({"iterations": args.iterations} if args.iterations else {}))
             train_seg(cfg, normals, [Labelled(s.image_path, m, s.anomaly_type) for s, m in zip(chosen, masks)], head_path)
         training = json.loads(head_path.with_suffix(".json").read_text())["training"]
         info.update(feature_seconds=training["feature_seconds"], train_seconds=training["train_seconds"],
@@ -541,6 +541,8 @@ def main() -> int:
     p.add_argument("--residual-only", action="store_true",
                    help="seg-train does not grow a feature input on a residual-only init (seg-train --residual-only); how the "
                         "--tag residual cells were made")
+    p.add_argument("--ignore-band", type=int, default=0,
+                   help="seg-train's ignore_band (model px of each label's boundary left out of the loss; default 0)")
     p.add_argument("--train-seed", type=int, default=0,
                    help="seg-train's seed (default: 0); another seed names its cells *_sSEED, to measure seed noise")
     p.add_argument("--max-test-normals", type=int, default=None,

@@ -6,6 +6,7 @@ the user's train/good; seg-train with tiny settings from a tiny head; detect --m
 """
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -40,8 +41,9 @@ def test_label_folder_to_seg_train_to_detect_maps_find_the_defect(tmp_path, caps
     init = tiny_checkpoint(tmp_path / "init.safetensors")
     model = tmp_path / "seg.safetensors"
     assert main(["seg-train", "--root", str(root), "--out", str(model), "--init", str(init),
-                 "--cache", str(tmp_path / "cache"), *TINY]) == 0
+                 "--cache", str(tmp_path / "cache"), "--ignore-band", "2", *TINY]) == 0
     assert model.is_file() and model.with_suffix(".json").is_file()
+    assert json.loads(model.with_suffix(".json").read_text())["training"]["ignore_band"] == 2
 
     images = tmp_path / "new"
     images.mkdir()

@@ -38,6 +38,9 @@ def register(subparsers) -> None:
                    help="normal reference size, sampled from train/good (default: %(default)s)")
     p.add_argument("--negatives", type=arguments.non_negative_int, default=C.n_negatives,
                    help="train/good images used as negatives, plus every test/good image (default: %(default)s)")
+    p.add_argument("--ignore-band", type=arguments.non_negative_int, default=C.ignore_band,
+                   help="leave labelled pixels within this many model px of a label's boundary out of the loss "
+                        "(default: %(default)s)")
     p.add_argument("--cache", default=None, help="feature cache folder (default: ~/.cache/defectlab/click)")
     add_run_arguments(p, C.seed, "seed of sampling, synthesis and the crops")
     p.set_defaults(func=run_seg_train)
@@ -50,7 +53,7 @@ def run_seg_train(args) -> int:
         init=args.init, n_normals=args.normals, n_negatives=args.negatives, n_synthetic=args.synthetic,
         iterations=args.iterations, batch_size=args.batch_size, crop=args.crop, lr=args.lr, seed=args.seed,
         cache_dir=args.cache, progress=not args.no_progress, extra={"root": str(data.folder)},
-        features=not args.residual_only,
+        features=not args.residual_only, ignore_band=args.ignore_band,
     )  # fmt: skip
     types = sorted({x.defect_type for x in data.labelled})
     print(f"seg-train: {len(data.labelled)} labelled images ({', '.join(types)}), {len(data.normals)} normal "

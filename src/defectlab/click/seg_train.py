@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -104,6 +105,9 @@ class SegTrainConfig:
     real_fraction: float = 0.5
     synthetic_fraction: float = 0.25  # the rest of each batch: normal images
     no_prompt_fraction: float = 0.5
+    # Labelled pixels within this many model px of a label's boundary are left out of the loss
+    # (0: none): a label, drawn with clicks or by hand, is least sure at its boundary (boundary_weight).
+    ignore_band: int = 0
     seed: int = 0
     cache_dir: str | None = None
     progress: bool = True
@@ -234,6 +238,8 @@ def train_seg(
         synth_src.append((key, make, PROMPTS[kind], kind, exclude))
 
     real = build_items(cfg, reference, real_src, "features: labelled defects")
+    if cfg.ignore_band:
+        real = [replace(it, weight=boundary_weight(it.target.float().numpy() > 0.5, cfg.ignore_band)) for it in real]
     neg = build_items(cfg, reference, neg_src, "features: normal images")
     synth = build_items(cfg, reference, synth_src, "features: synthetic defects") if synth_src else []
     feature_seconds = time.perf_counter() - start
@@ -264,6 +270,7 @@ def train_seg(
         "fractions": {"real": cfg.real_fraction, "synthetic": cfg.synthetic_fraction,
                       "normal": round(1 - cfg.real_fraction - cfg.synthetic_fraction, 4)},
         "no_prompt_fraction": cfg.no_prompt_fraction,
+        "ignore_band": cfg.ignore_band,
         "seed": cfg.seed,
         "feature_seconds": round(feature_seconds, 1),
         "train_seconds": round(train_seconds, 1),
@@ -273,6 +280,23 @@ def train_seg(
         **cfg.extra,
     }
     return save_checkpoint(head, config, out)
+
+
+def boundary_weight(mask: np.ndarray, band: int) -> torch.Tensor:
+    """Loss weight (H, W) that is 0 within ``band`` px of the mask's boundary, on both sides, else 1.
+
+    A component the band would swallow keeps its pixels (only its outer ring is
+    left out), so no labelled defect drops out of the loss, however small.
+    """
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    m = mask.astype(np.uint8)
+    ignore = (cv2.dilate(m, disk) > 0) & ~mask
+    core = cv2.erode(m, disk) > 0
+    n, labels = cv2.connectedComponents(m, connectivity=8)
+    kept = np.zeros(n, bool)
+    kept[np.unique(labels[core])] = True  # components with a core lose their inner ring
+    ignore |= mask & ~core & kept[labels]
+    return torch.from_numpy((~ignore).astype(np.float32))
 
 
 def _pick3(real: list[Item], synth: list[Item], neg: list[Item], cfg: SegTrainConfig, rng) -> Item:

@@ -114,6 +114,7 @@ class Item:
     target: torch.Tensor  # (H, W) float16 in [0, 1]
     prompts: tuple[str, ...]
     kind: str
+    weight: torch.Tensor | None = None  # (H, W) loss weight at model resolution; None: every pixel counts
 
 
 # --------------------------------------------------------------------------- data
@@ -212,7 +213,7 @@ def _crop(item: Item, crop: int, rng: np.random.Generator, flip: bool = True):
             v = v / 255.0
         out[name] = v[:, y0 // stride : (y0 + ch) // stride, x0 // stride : (x0 + cw) // stride]
     out["target"] = target[y0 : y0 + ch, x0 : x0 + cw]
-    out["valid"] = torch.ones(ch, cw)
+    out["valid"] = torch.ones(ch, cw) if item.weight is None else item.weight[y0 : y0 + ch, x0 : x0 + cw].float()
     if flip:
         for axis in (-1, -2):
             if rng.random() < 0.5:
@@ -274,6 +275,7 @@ def mask_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -
     logits, target, valid = logits[:, 0], target, valid
     bce = (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * valid).sum() / valid.sum().clamp_min(1)
     prob = torch.sigmoid(logits) * valid
+    target = target * valid  # an ignored pixel counts on neither side of Dice
     inter = (prob * target).sum(dim=(1, 2))
     denom = prob.sum(dim=(1, 2)) + target.sum(dim=(1, 2))
     has = target.sum(dim=(1, 2)) > 0
