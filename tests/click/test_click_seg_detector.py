@@ -5,7 +5,7 @@ import pytest
 from click_testutil import make_mvtec, one_thread, texture, tiny_checkpoint, with_blob  # noqa: F401
 
 from defectlab.click.seg_detector import smoothed_max
-from defectlab.click.seg_train import Labelled, check_labels, read_label_folder
+from defectlab.click.seg_train import Labelled, boundary_weight, check_labels, read_label_folder
 from defectlab.detect import DETECTORS, clone, create_detector
 from defectlab.errors import DataError
 
@@ -52,8 +52,6 @@ def test_all_empty_masks_are_refused(tmp_path):
 
 
 def test_boundary_weight_leaves_out_a_band_on_both_sides_but_never_a_whole_defect():
-    from defectlab.click.seg_train import boundary_weight
-
     mask = np.zeros((40, 40), bool)
     mask[5:25, 5:25] = True  # a large defect: its inner and outer rings go, its core stays
     mask[33, 33] = True  # a one-pixel defect: only the ring around it goes
@@ -61,19 +59,3 @@ def test_boundary_weight_leaves_out_a_band_on_both_sides_but_never_a_whole_defec
     assert w[15, 15] == 1 and w[5, 15] == 0 and w[3, 15] == 0 and w[1, 15] == 1
     assert w[33, 33] == 1 and w[33, 35] == 0 and w[0, 39] == 1
     assert boundary_weight(np.zeros((8, 8), bool), 2).numpy().all()
-
-
-def test_mask_loss_ignores_zero_weight_pixels_on_both_sides_of_dice():
-    import torch
-
-    from defectlab.click.train import mask_loss
-
-    target = torch.zeros(1, 8, 8)
-    target[:, 2:6, 2:6] = 1
-    logits = torch.where(target > 0, 4.0, -4.0)[:, None]
-    wrong = logits.clone()
-    wrong[:, :, 2, 2:6] = -4.0  # the label's first row predicted background
-    valid = torch.ones(1, 8, 8)
-    assert mask_loss(wrong, target, valid) > mask_loss(logits, target, valid) + 0.05
-    valid[:, 2, :] = 0  # that row left out: the loss is as if it were right
-    assert torch.isclose(mask_loss(wrong, target, valid), mask_loss(logits, target, valid))

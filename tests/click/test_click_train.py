@@ -128,3 +128,15 @@ def test_click_train_products_flags_name_what_is_wrong(tmp_path, capsys):
     assert "--products" in capsys.readouterr().err
     assert main(["click-train", "--products", "glass", "--data-root", str(tmp_path), "--out", out]) == 2
     assert "glass" in capsys.readouterr().err
+
+
+def test_mask_loss_ignores_zero_weight_pixels_on_both_sides_of_dice():
+    target = torch.zeros(1, 8, 8)
+    target[:, 2:6, 2:6] = 1
+    logits = torch.where(target > 0, 4.0, -4.0)[:, None]
+    wrong = logits.clone()
+    wrong[:, :, 2, 2:6] = -4.0  # the label's first row predicted background
+    valid = torch.ones(1, 8, 8)
+    assert mask_loss(wrong, target, valid) > mask_loss(logits, target, valid) + 0.05
+    valid[:, 2, :] = 0  # that row left out: the loss is as if it were right
+    assert torch.isclose(mask_loss(wrong, target, valid), mask_loss(logits, target, valid))
