@@ -39,7 +39,8 @@ def data(tmp_path_factory):
                 _png(base / split / f"{i}.png", _photo(rng, h, w, kind))
         for i in range(3):
             mask = np.zeros((h, w), np.uint8)
-            mask[h // 2 - 6 : h // 2 + 6, w // 2 - 6 : w // 2 + 6] = 255
+            # big enough to keep rules 3's MIN_DEFECT_PX once the part is scaled into its slot
+            mask[h // 2 - h // 8 : h // 2 + h // 8, w // 2 - w // 8 : w // 2 + w // 8] = 255
             _png(base / "ground_truth" / "defect" / f"{i}_mask.png", mask)
     for folder in ("MT_Free", "MT_Crack", "MT_Blowhole", "MT_Break", "MT_Fray"):
         for i in range(4):
@@ -94,5 +95,21 @@ def test_rules_2_cut_normal_windows_where_the_defects_sit(data):
         rows = [y for y in range(photo.shape[0] - rgb.shape[0] + 1) if np.array_equal(photo[y:y + rgb.shape[0]], rgb)]
         assert rows and rows[0] <= 100 < rows[0] + rgb.shape[0]
     assert Builder(data, seed=0, rules=1).defect_places == {}
-    with pytest.raises(DefectlabError, match="rules must be 1 or 2"):
-        Builder(data, seed=0, rules=3)
+    with pytest.raises(DefectlabError, match="rules must be one of"):
+        Builder(data, seed=0, rules=4)
+
+
+def test_rules_3_structural_defects_cover_a_patch(data, monkeypatch):
+    from defectlab.synthetic import real_scenes
+    from defectlab.synthetic.real_scenes import Builder
+
+    b = Builder(data, seed=0, rules=3)
+    for cls in real_scenes.CLASSES:
+        _, gt, _ = b.scene("test", "structural", cls)
+        assert gt.sum() >= real_scenes.MIN_DEFECT_PX
+    # a bound no defect can meet is reported, naming the part, instead of looping
+    monkeypatch.setattr(real_scenes, "MIN_DEFECT_PX", real_scenes.SIZE**2 + 1)
+    with pytest.raises(DefectlabError, match="no defective tile photo keeps"):
+        Builder(data, seed=0, rules=3).scene("test", "structural", "tile")
+    # rules 2 keeps what it drew, however small
+    Builder(data, seed=0, rules=2).scene("test", "structural", "tile")
