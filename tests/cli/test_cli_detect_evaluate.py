@@ -129,7 +129,7 @@ def test_detect_compositional_scores_csv_has_descriptor_and_explanation_columns(
                  "--method", "compositional", "--segmenter", "feature-cluster", "--image-size", "96"]) == 0
     rows = list(csv.DictReader(open(out / "scores.csv")))
     assert len(rows) == 2
-    for name in PRESETS["full"]:
+    for name in PRESETS["default"]:
         assert all(float(r[name]) >= 0 for r in rows)
     assert all(r["explanation"] for r in rows)
     assert {"group:structural", "group:logical"} <= set(rows[0])

@@ -85,6 +85,8 @@ def test_image_match_sees_combinations_that_class_match_forgives():
 
 def test_presets_and_names():
     assert resolve("full") == PRESETS["full"] and len(PRESETS["full"]) == 7
+    assert resolve("default") == tuple(n for n in PRESETS["full"] if n != "class-patch")
+    assert [d.name for d in create_descriptors()] == list(PRESETS["default"])
     assert resolve("vand") == ("patch", "foreground-patch", "class-histogram")
     assert resolve("histogram, colour") == ("class-histogram", "class-colour")
     with pytest.raises(ConfigError, match="unknown descriptor 'area'"):

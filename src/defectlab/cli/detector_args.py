@@ -78,7 +78,7 @@ def add_compositional_arguments(parser: argparse.ArgumentParser) -> None:
     # the library's default (a constructor only stores its parameters), so the two cannot drift apart
     g.add_argument("--aligner", default=DETECTORS.get("compositional")().aligner, choices=list(ALIGNERS),
                    help="how parts get class ids shared across images (default: %(default)s)")
-    g.add_argument("--descriptors", default="full",
+    g.add_argument("--descriptors", default=DETECTORS.get("compositional")().descriptors,
                    help=f"preset ({', '.join(PRESETS)}) or comma-separated names from: {', '.join(DESCRIPTORS)} "
                         "(default: %(default)s)")
     g.add_argument("--sam-model", default=None,

@@ -11,9 +11,11 @@ DINOv2 + seven feature similarities), in five swappable stages:
 2. align: give parts class ids shared across images (part kinds learnt from
    all the shots, the default; Hungarian or nearest matching to a reference
    shot; or a video-segmentation propagator);
-3. describe with seven descriptors (:mod:`.descriptors`): three structural
+3. describe with the seven descriptors (:mod:`.descriptors`): three structural
    (class-agnostic, class-aware and foreground patch features) and four
-   logical (per class: mean feature, area, colour, location);
+   logical (per class: mean feature, area, colour, location); the default
+   uses six, leaving out the class-aware patch one (why: at
+   :data:`defectlab.detect.descriptors.DEFAULT`);
 4. score each against a memory bank of the k normal shots;
 5. fuse without labels (:mod:`.fusion`): each score divided by the largest
    leave-one-out score of the normal shots; the structural and the logical
@@ -86,8 +88,10 @@ class CompositionalDetector(PatchFeatures, Detector):
         features, no matching; it measured ahead of matching on real photos,
         see :mod:`defectlab.segment.aligners.codebook`), "hungarian",
         "nearest", "sam2", or an :class:`Aligner`.
-    descriptors: "full" (all seven), "vand" (patch + foreground-patch +
-        class-histogram), or a list / comma-separated names.
+    descriptors: "default" (all but class-patch: why at
+        :data:`defectlab.detect.descriptors.DEFAULT`), "full" (all seven),
+        "vand" (patch + foreground-patch + class-histogram), or a list /
+        comma-separated names.
     image_size, resize: working size and policy (see
         :mod:`defectlab.backbones.resize`); 256 keeps CPU time low, the
         reference ran DINOv2 at 518.
@@ -124,7 +128,7 @@ class CompositionalDetector(PatchFeatures, Detector):
         backbone: str | Backbone = DEFAULT_BACKBONE,
         segmenter: str | Segmenter = "auto",
         aligner: str | Aligner = "codebook",
-        descriptors: str | Sequence[str] = "full",
+        descriptors: str | Sequence[str] = "default",
         image_size: int = 256,
         resize: str = "auto",
         layers: Sequence[str] | None = None,
