@@ -31,9 +31,18 @@ def rules(names):
     s = [i for i, n in enumerate(names) if n in STRUCTURAL]
     lg = [i for i in range(len(names)) if i not in s]
 
+    no_cp = [i for i in s if names[i] != "class-patch"]  # the default preset's structural group
+
     def gnorm(x, loo, idx):
         w = max(float(loo[idx].sum(0).max()) if loo.shape[1] else float(len(idx)), fusion.FLOOR * len(idx))
         return x[:, idx].sum(1) / w
+
+    def znorm(x, loo, idx):  # the group's distance from its leave-one-out mean in its standard deviations
+        g = loo[idx].sum(0)
+        return (x[:, idx].sum(1) - g.mean()) / max(float(g.std()), 0.05 * len(idx))
+
+    def member_max(x, loo, idx):  # the group's strongest member, over that member's worst leave-one-out score
+        return x[:, idx].max(1) / max(float(loo[idx].max()), fusion.FLOOR)
 
     return {
         "sum (reference)": lambda x, loo: x.sum(1),
@@ -44,6 +53,11 @@ def rules(names):
         "group-sum": lambda x, loo: gnorm(x, loo, s) + gnorm(x, loo, lg),
         "group-l2": lambda x, loo: np.hypot(gnorm(x, loo, s), gnorm(x, loo, lg)),
         "max descriptor": lambda x, loo: x.max(1),
+        # the session-19 candidates on the rules-3 development seed (bench/results/compositional_real.md)
+        "z-sum": lambda x, loo: znorm(x, loo, s) + znorm(x, loo, lg),
+        "z-max": lambda x, loo: np.maximum(znorm(x, loo, s), znorm(x, loo, lg)),
+        "structural max + logical sum": lambda x, loo: member_max(x, loo, s) + gnorm(x, loo, lg),
+        "group-sum without class-patch (default)": lambda x, loo: gnorm(x, loo, no_cp) + gnorm(x, loo, lg),
     }
 
 

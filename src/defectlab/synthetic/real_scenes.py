@@ -148,6 +148,7 @@ MOVABLE = ("tile", "screw", "weld")
 WINDOWED = ("commutator", "screw", "weld")  # parts cut as a window of a larger photo
 RULES = 3
 RULE_VERSIONS = (1, 2, 3)
+DRAWS = 50  # photos tried for one part before the source folders are declared unusable
 MIN_DEFECT_PX = 100  # rules 3: one 8 px patch at the 256 px working size, in 320 px canvas px
 LOGICAL = ("missing", "extra", "swapped", "wrong-colour", "misplaced", "wrong-count")
 CLASSES = tuple(SLOTS)
@@ -421,7 +422,7 @@ class Builder:
 
     def part(self, cls: str, split: str, centre, defective: bool = False) -> Instance:
         pool = self.sources[cls]["defect" if defective else split]
-        for _ in range(50):
+        for _ in range(DRAWS):
             src = pool[int(self.rng.integers(len(pool)))]
             places = self.defect_places.get(cls) if not defective else None
             at = places[int(self.rng.integers(len(places)))] if places else None
@@ -432,7 +433,7 @@ class Builder:
                 continue
             rgb, alpha, defect = _prescale(rgb, alpha, defect, cls)
             return Instance(cls, centre, rgb, alpha, defect)
-        raise SourceError(f"no usable {'defective ' if defective else ''}{cls} photo found in 50 draws")
+        raise SourceError(f"no usable {'defective ' if defective else ''}{cls} photo found in {DRAWS} draws")
 
     def normal_layout(self, split: str) -> list[Instance]:
         return [self.part(cls, split, c) for cls, (_, centres) in SLOTS.items() for c in centres]
@@ -493,14 +494,14 @@ class Builder:
             info["part"] = structural_cls
         elif anomaly:
             raise ConfigError(f"unknown anomaly {anomaly!r}")
-        for _ in range(50):
+        for _ in range(DRAWS):
             if anomaly == "structural":
                 parts[i] = self.part(structural_cls, split, parts[i].centre, defective=True)
             canvas, masks, defect = render(self.background(split), parts, rng)
             if anomaly != "structural" or self.rules < 3 or defect.sum() >= MIN_DEFECT_PX:
                 break
         else:
-            raise SourceError(f"no defective {structural_cls} photo keeps {MIN_DEFECT_PX} px of defect in 50 draws")
+            raise SourceError(f"no defective {structural_cls} photo keeps {MIN_DEFECT_PX} px of defect in {DRAWS} draws")
         image = light(canvas, rng)
         gt = np.zeros((SIZE, SIZE), bool)
         for i in involved:
